@@ -1,0 +1,52 @@
+# spikegnn: every target creates the virtual environment on first use, so a fresh clone needs
+# nothing but `make demo` or `make test`.
+
+PYTHON_SYSTEM ?= python3
+VENV          := .venv
+PY            := $(VENV)/bin/python
+STAMP         := $(VENV)/.installed
+SIM           ?= verilator
+CONFIG        ?=
+N             ?= 1000
+
+export SIM
+
+.PHONY: help demo test lint verilog compare bench clean
+
+help:
+	@echo "make demo      run the golden models (and the RTL when built) on built-in data"
+	@echo "make test      lint and run the whole test suite"
+	@echo "make verilog   write build/verilog/spikegnn_core.v for the default configuration"
+	@echo "make compare   float vs fixed-point golden vs RTL simulation on built-in graphs"
+	@echo "make bench     throughput of the reference and fixed-point golden models on MUTAG"
+	@echo "make clean     remove build outputs (keeps .venv)"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON_SYSTEM) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/spikegnn demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check --diff golden hdl sim tests
+	$(PY) -m pytest -q tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check golden hdl sim tests
+
+verilog: $(STAMP)
+	$(VENV)/bin/spikegnn verilog -o build/verilog/spikegnn_core.v $(if $(CONFIG),--config $(CONFIG))
+
+compare: $(STAMP)
+	$(VENV)/bin/spikegnn compare --builtin $(if $(CONFIG),--config $(CONFIG)) --json build/compare.json
+
+bench: $(STAMP)
+	$(VENV)/bin/spikegnn bench
+
+clean:
+	rm -rf build sim_build
