@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +41,55 @@ def lfsr_step(state: int, taps: int, width: int) -> int:
 
 
 def lfsr_advance(state: int, taps: int, width: int, shifts: int) -> int:
-    """Apply :func:`lfsr_step` ``shifts`` times."""
-    for _ in range(shifts):
-        state = lfsr_step(state, taps, width)
-    return state
+    """Apply :func:`lfsr_step` ``shifts`` times.
+
+    One shift is linear over GF(2), so long jumps multiply the state by a power of the shift
+    matrix (square and multiply) instead of stepping; the result is the same.
+    """
+    if shifts <= _STEP_LIMIT or not 0 <= state < 1 << width:
+        for _ in range(shifts):
+            state = lfsr_step(state, taps, width)
+        return state
+    return _gf2_apply(_lfsr_jump(taps, width, shifts), state)
+
+
+# Up to this many shifts, stepping is as fast as building a jump matrix.
+_STEP_LIMIT = 64
+
+
+def _gf2_apply(columns: tuple[int, ...], state: int) -> int:
+    """Multiply a GF(2) matrix, given as one bit-mask column per input bit, by ``state``."""
+    out, bit = 0, 0
+    while state:
+        if state & 1:
+            out ^= columns[bit]
+        state >>= 1
+        bit += 1
+    return out
+
+
+@lru_cache(maxsize=256)
+def _lfsr_jump(taps: int, width: int, shifts: int) -> tuple[int, ...]:
+    """Columns of the GF(2) matrix that advances a ``width``-bit register by ``shifts`` shifts.
+
+    Column ``b`` is where the state with only bit ``b`` set lands.
+    """
+    result = tuple(1 << bit for bit in range(width))
+    power = tuple(lfsr_step(1 << bit, taps, width) for bit in range(width))
+    while shifts:
+        if shifts & 1:
+            result = tuple(_gf2_apply(power, column) for column in result)
+        power = tuple(_gf2_apply(power, column) for column in power)
+        shifts >>= 1
+    return result
+
+
+def _gf2_apply_array(columns: tuple[int, ...], states: np.ndarray) -> np.ndarray:
+    """:func:`_gf2_apply` on every element of an ``int64`` array of states."""
+    out = np.zeros_like(states)
+    for bit, column in enumerate(columns):
+        out ^= ((states >> bit) & 1) * column
+    return out
 
 
 def _int_field(name: str, value, low: int, high: int | None = None) -> int:
@@ -291,7 +336,9 @@ class CoreConfig:
     def aggregate_max(self) -> int:
         """Largest degree-scaled neighbour mean over every allowed degree."""
         d = np.arange(1, self.max_nodes + 1, dtype=np.int64)
-        return int(((d * self.feature_one * self.degree_reciprocals[1:]) >> self.recip_frac_bits).max())
+        return int(
+            ((d * self.feature_one * self.degree_reciprocals[1:]) >> self.recip_frac_bits).max()
+        )
 
     @property
     def aggregate_width(self) -> int:
@@ -359,14 +406,18 @@ class CoreConfig:
         Draw ``i`` of lane ``k`` is the top ``prob_bits`` bits of the lane's state after
         ``i * shifts_per_draw`` shifts from its seed.
         """
-        out = np.empty((self.lanes, count), dtype=np.int64)
-        drop = self.lfsr_width - self.prob_bits
-        for lane, seed in enumerate(self.lane_seeds):
-            state = seed
-            for i in range(count):
-                out[lane, i] = state >> drop
-                state = lfsr_advance(state, self.lfsr_taps, self.lfsr_width, self.shifts_per_draw)
-        return out
+        states = np.empty((self.lanes, count), dtype=np.int64)
+        if count > 0:
+            states[:, 0] = self.lane_seeds
+        # Doubling: the states of draws filled .. 2 * filled are those of draws 0 .. filled
+        # advanced by filled * shifts_per_draw shifts, one GF(2) matrix product for all.
+        filled = 1
+        while filled < count:
+            more = min(filled, count - filled)
+            jump = _lfsr_jump(self.lfsr_taps, self.lfsr_width, filled * self.shifts_per_draw)
+            states[:, filled : filled + more] = _gf2_apply_array(jump, states[:, :more])
+            filled += more
+        return states >> (self.lfsr_width - self.prob_bits)
 
     @cached_property
     def layer_draws(self) -> np.ndarray:

@@ -1,14 +1,15 @@
 """Integer-only golden model: bit for bit what the spike GNN core computes.
 
 Every step below has one matching block in the gateware; ``docs/fixed_point.md`` gives the
-formulas and widths. The model runs a padded batch of graphs at once, looping only over layers
-and timesteps.
+formulas and widths. The model runs a padded batch of graphs a block of graphs at a time,
+vectorised over nodes and features and looping only over layers and timesteps.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,6 +47,44 @@ def quantize_weights(weight, config: CoreConfig) -> np.ndarray:
     return np.clip(np.floor(scaled + 0.5), config.weight_min, config.weight_max).astype(np.int64)
 
 
+def _largest_magnitude(array: np.ndarray) -> int:
+    """Largest absolute value of an integer array, as a Python integer (0 when empty)."""
+    return max(-int(array.min()), int(array.max())) if array.size else 0
+
+
+def _matmul_floor(
+    a: np.ndarray,
+    b: np.ndarray,
+    shift: int,
+    scale: np.ndarray | None = None,
+    clip: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """``(a @ b) * scale >> shift`` of integer arrays, optionally clipped, as ``int64``.
+
+    NumPy multiplies integers without BLAS, several times slower than floats. When no partial
+    result can reach 2**53, every float64 product, sum, scaling by ``2**-shift`` and floor is
+    exact, so the float path gives the integer result bit for bit; it works in place to spare
+    large temporaries. Otherwise, or for other dtypes, the integers are used as they are.
+    """
+    bound = a.shape[-1] * _largest_magnitude(a) * _largest_magnitude(b)
+    if scale is not None:
+        bound *= _largest_magnitude(scale)
+    if np.result_type(a, b) != np.int64 or bound >= 1 << 53:
+        product = np.matmul(a, b)
+        if scale is not None:
+            product = product * scale
+        product = product >> shift
+        return product if clip is None else np.clip(product, *clip)
+    product = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    if scale is not None:
+        np.multiply(product, scale, out=product)
+    np.multiply(product, 2.0**-shift, out=product)
+    np.floor(product, out=product)
+    if clip is not None:
+        np.clip(product, *clip, out=product)
+    return product.astype(np.int64)
+
+
 def aggregate(adjacency: np.ndarray, features: np.ndarray, config: CoreConfig) -> np.ndarray:
     """Degree-scaled neighbour mean of every node and feature.
 
@@ -62,8 +101,7 @@ def aggregate(adjacency: np.ndarray, features: np.ndarray, config: CoreConfig) -
     """
     degree = adjacency.sum(axis=-1)
     reciprocal = config.degree_reciprocals[degree]
-    sums = np.matmul(adjacency, features)
-    return (sums * reciprocal[..., None]) >> config.recip_frac_bits
+    return _matmul_floor(adjacency, features, config.recip_frac_bits, reciprocal[..., None])
 
 
 def project(aggregated: np.ndarray, weight_q: np.ndarray, config: CoreConfig) -> np.ndarray:
@@ -72,8 +110,8 @@ def project(aggregated: np.ndarray, weight_q: np.ndarray, config: CoreConfig) ->
     ``p = clip(sum_i agg[i] * W[j, i] >> probability_shift, 0, 2**prob_bits)``; the shift is
     arithmetic (floor), so a negative sum gives probability 0.
     """
-    accumulator = np.matmul(aggregated, weight_q.T)
-    return np.clip(accumulator >> config.probability_shift, 0, config.probability_one)
+    clip = (0, config.probability_one)
+    return _matmul_floor(aggregated, weight_q.T, config.probability_shift, clip=clip)
 
 
 def draw_schedule(n_nodes: int, width: int, config: CoreConfig) -> np.ndarray:
@@ -109,17 +147,47 @@ def encode_and_integrate(
     probability : ndarray of shape (B, N, J)
     draws : ndarray of shape (N, J, T)
     """
-    membrane = np.zeros(probability.shape, dtype=np.int64)
-    counts = np.zeros(probability.shape, dtype=np.int64)
-    for t in range(config.timesteps):
-        spike_in = draws[None, :, :, t] < probability
-        membrane = ((membrane * config.leak_q) >> config.leak_frac_bits) + np.where(
-            spike_in, config.input_gain_q, 0
-        )
-        fired = membrane >= config.threshold_q
-        membrane = membrane - np.where(fired, config.threshold_q, 0)
+    steps = config.timesteps
+    constants = (config.leak_q, config.leak_frac_bits, config.input_gain_q, config.threshold_q)
+    by_step = np.moveaxis(draws, -1, 0)
+    if steps > _PATTERN_STEPS:
+        return _integrate([by_step[t] < probability for t in range(steps)], *constants)
+    # The count depends only on the steps that brought an input spike: look the T-bit input
+    # pattern up in a table that the same recurrence filled for every pattern.
+    shape = np.broadcast_shapes(probability.shape, by_step.shape[1:])
+    pattern, arrival, bit = (np.zeros(shape, np.uint16) for _ in range(3))
+    for t in range(steps):
+        np.less(by_step[t], probability, out=arrival)
+        np.left_shift(arrival, t, out=bit)
+        np.bitwise_or(pattern, bit, out=pattern)
+    return _pattern_counts(steps, *constants)[pattern]
+
+
+# Up to this many timesteps, encode_and_integrate looks spike counts up per input pattern.
+_PATTERN_STEPS = 16
+
+
+def _integrate(
+    arrivals, leak_q: int, leak_frac_bits: int, input_gain_q: int, threshold_q: int
+) -> np.ndarray:
+    """Run the LIF recurrence over boolean input-spike arrays, one a timestep; return counts."""
+    membrane = np.zeros(arrivals[0].shape, dtype=np.int64)
+    counts = np.zeros(arrivals[0].shape, dtype=np.int64)
+    for spike_in in arrivals:
+        membrane = ((membrane * leak_q) >> leak_frac_bits) + np.where(spike_in, input_gain_q, 0)
+        fired = membrane >= threshold_q
+        membrane = membrane - np.where(fired, threshold_q, 0)
         counts += fired
     return counts
+
+
+@lru_cache(maxsize=16)
+def _pattern_counts(steps: int, *constants: int) -> np.ndarray:
+    """Spike count for every ``steps``-bit input pattern (bit ``t`` set: input spike at ``t``)."""
+    patterns = np.arange(1 << steps, dtype=np.int64)
+    table = _integrate([(patterns >> t) & 1 == 1 for t in range(steps)], *constants)
+    table.setflags(write=False)
+    return table
 
 
 def normalise_counts(counts: np.ndarray, config: CoreConfig) -> np.ndarray:
@@ -171,6 +239,33 @@ class FixedResult:
             neurons = mask.sum() * layer.shape[2]
             rates.append(float(layer[mask].sum() / max(neurons, 1)))
         return rates
+
+
+def _is_plain_adjacency(adjacency, max_nodes: int) -> bool:
+    """Whether ``adjacency`` is an ``int64`` 0/1 square array that ``as_adjacency`` accepts."""
+    return (
+        isinstance(adjacency, np.ndarray)
+        and adjacency.dtype == np.int64
+        and adjacency.ndim == 2
+        and 1 <= adjacency.shape[0] == adjacency.shape[1] <= max_nodes
+        and adjacency.min() >= 0
+        and adjacency.max() <= 1
+    )
+
+
+def _is_plain_features(features, n_nodes: int, width: int) -> bool:
+    """Whether ``features`` is a ``float64`` array in [0, 1] that ``as_features`` accepts."""
+    return (
+        isinstance(features, np.ndarray)
+        and features.dtype == np.float64
+        and features.shape == (n_nodes, width)
+        and features.min() >= 0.0
+        and features.max() <= 1.0
+    )
+
+
+# Elements of the largest temporary array when run_batch works through a batch block by block.
+_BLOCK_ELEMENTS = 16384
 
 
 class FixedPointModel:
@@ -231,16 +326,22 @@ class FixedPointModel:
     def prepare(self, adjacency, node_features) -> tuple[np.ndarray, np.ndarray]:
         """Check one graph against the configuration and return its integer arrays."""
         config = self.config
-        adjacency = as_adjacency(adjacency, binary=True, max_nodes=config.max_nodes)
+        # Arrays that plainly pass skip the general checks, which cost more than the model.
+        if _is_plain_adjacency(adjacency, config.max_nodes):
+            adjacency = adjacency.copy()
+        else:
+            adjacency = as_adjacency(adjacency, binary=True, max_nodes=config.max_nodes)
         n_edges = int(adjacency.sum())
         if n_edges > config.max_edges:
             raise ValueError(
                 f"the graph has {n_edges} edges (directed adjacency entries), more than the "
                 f"configured maximum of {config.max_edges} (max_edges)."
             )
-        features = as_features(
-            node_features, adjacency.shape[0], config.layer_dims[0], unit_range=True
-        )
+        features = node_features
+        if not _is_plain_features(features, adjacency.shape[0], config.layer_dims[0]):
+            features = as_features(
+                features, adjacency.shape[0], config.layer_dims[0], unit_range=True
+            )
         return adjacency, quantize_features(features, config)
 
     def run_batch(
@@ -259,16 +360,23 @@ class FixedPointModel:
         """
         config = self.config
         adjacency = np.asarray(adjacency, dtype=np.int64)
-        x = np.asarray(features_q, dtype=np.int64)
-        all_counts = []
-        for layer, weight in enumerate(self.weights):
-            if layer:
-                x = normalise_counts(all_counts[-1], config)
-            probability = project(aggregate(adjacency, x, config), weight, config)
-            draws = draw_schedule(adjacency.shape[1], weight.shape[0], config)
-            all_counts.append(encode_and_integrate(probability, draws, config))
-        class_sums, classes = readout(all_counts[-1])
-        return FixedResult(tuple(all_counts), class_sums, classes, np.asarray(n_nodes))
+        features_q = np.asarray(features_q, dtype=np.int64)
+        batch, width = adjacency.shape[:2]
+        draws = [draw_schedule(width, weight.shape[0], config) for weight in self.weights]
+        counts = tuple(np.empty((batch, width, w.shape[0]), np.int64) for w in self.weights)
+        # Graphs are independent, so a few at a time give the same counts as the whole batch
+        # while every temporary array stays small enough to be reused from cache.
+        step = max(1, _BLOCK_ELEMENTS // (width * max(width, config.max_features)))
+        for start in range(0, batch, step):
+            block = slice(start, start + step)
+            x = features_q[block]
+            for layer, weight in enumerate(self.weights):
+                if layer:
+                    x = normalise_counts(counts[layer - 1][block], config)
+                probability = project(aggregate(adjacency[block], x, config), weight, config)
+                counts[layer][block] = encode_and_integrate(probability, draws[layer], config)
+        class_sums, classes = readout(counts[-1])
+        return FixedResult(counts, class_sums, classes, np.asarray(n_nodes))
 
     def run_graphs(self, graphs) -> FixedResult:
         """Run a list of ``(adjacency, node_features)`` pairs as one padded batch."""

@@ -165,7 +165,9 @@ def edges_to_adjacency(edges, n_nodes: int, *, directed: bool = False) -> np.nda
     if pairs.size == 0:
         pairs = pairs.reshape(0, 2)
     if pairs.ndim != 2 or pairs.shape[1] != 2:
-        raise ValueError(f"edges must be an E x 2 list of node pairs, but its shape is {pairs.shape}.")
+        raise ValueError(
+            f"edges must be an E x 2 list of node pairs, but its shape is {pairs.shape}."
+        )
     if not np.all(pairs == np.round(pairs)):
         raise ValueError("edges must hold whole-number node indices.")
     pairs = pairs.astype(np.int64)
