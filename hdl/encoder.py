@@ -64,8 +64,11 @@ class LFSR(wiring.Component):
 
         register = Signal(unsigned(width), init=self.seed)
         following = register
-        for _ in range(config.shifts_per_draw):
-            following = galois_shift(following, config.lfsr_taps, width)
+        for shift in range(config.shifts_per_draw):
+            # A named signal per shift keeps the expression a chain, not a tree.
+            stage = Signal(unsigned(width), name=f"shift_{shift + 1}")
+            m.d.comb += stage.eq(galois_shift(following, config.lfsr_taps, width))
+            following = stage
 
         with m.If(self.reload):
             m.d.sync += register.eq(self.seed)

@@ -1,0 +1,790 @@
+"""The spike GNN core: graph, weight and feature memories, the MAC array, the encoders, the LIF
+lanes and the sequencer that runs every layer and reads out the class.
+
+``docs/architecture.md`` walks through the schedule; ``docs/protocol.md`` the host words;
+:mod:`golden.fixed` states the arithmetic and :mod:`sim.cycles` the cycle count.
+"""
+
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.config import CoreConfig
+
+from .encoder import LFSR
+from .lif import LIFNeuron
+from .mac import MACArray
+
+__all__ = ["DESIGN_VERSION", "Opcode", "SpikeGNNCore", "Status"]
+
+#: Version word returned by ``IDENTIFY``; bump it when the protocol or the schedule changes.
+DESIGN_VERSION = 0x0100
+
+
+class Opcode:
+    """Command opcodes (bits 15..12 of a command word)."""
+
+    LOAD_WEIGHTS = 0x1
+    LOAD_GRAPH = 0x2
+    LOAD_FEATURES = 0x3
+    RUN = 0x4
+    IDENTIFY = 0x5
+
+
+class Status:
+    """Status codes (bits 11..8 of a status word)."""
+
+    OK = 0
+    UNKNOWN_OPCODE = 1
+    BAD_ARGUMENT = 2
+    BAD_INDEX = 3
+    BAD_VALUE = 4
+    NOT_READY = 5
+
+
+def _bits(value: int) -> int:
+    return max(1, int(value).bit_length())
+
+
+class SpikeGNNCore(wiring.Component):
+    """Multi-layer spike GNN in fixed point, driven by a command stream.
+
+    Parameters
+    ----------
+    config : CoreConfig
+        Every width, constant and limit; the golden model reads the same object.
+
+    Attributes
+    ----------
+    i_cmd : In(stream.Signature(word_width))
+        Commands and their data words (``docs/protocol.md``).
+    o_reply : Out(stream.Signature(word_width))
+        Status words and results.
+    busy : Out(1)
+        High from an accepted ``RUN`` until its class is known.
+
+    Notes
+    -----
+    Limitations: one graph at a time, with at most ``max_nodes`` nodes and ``max_edges``
+    directed edges; the class readout covers the last layer only, and the per-node counts
+    of hidden layers are not returned.
+    """
+
+    def __init__(self, config: CoreConfig):
+        self.config = config
+        super().__init__(
+            {
+                "i_cmd": In(stream.Signature(config.word_width)),
+                "o_reply": Out(stream.Signature(config.word_width)),
+                "busy": Out(1),
+            }
+        )
+
+    def elaborate(self, platform):  # noqa: C901 - one sequencer, one method
+        m = Module()
+        cfg = self.config
+        lanes = cfg.lanes
+        T = cfg.timesteps
+        word_width = cfg.word_width
+        arg_width = word_width - 4
+        n_layers = cfg.n_layers
+        ins = cfg.layer_dims[:-1]
+        outs = cfg.layer_dims[1:]
+        groups_in = [cfg.groups(w) for w in ins]
+        groups_out = [cfg.groups(w) for w in outs]
+        weight_bases = [0]
+        for g_out, width_in in zip(groups_out, ins, strict=True):
+            weight_bases.append(weight_bases[-1] + g_out * width_in)
+        weight_depth = weight_bases[-1]
+        total_weights = sum(o * i for o, i in zip(outs, ins, strict=True))
+
+        node_bits = _bits(cfg.max_nodes - 1)
+        group_bits = _bits(cfg.max_groups - 1)
+        edge_bits = _bits(cfg.max_edges)
+        store_width = cfg.word_store_width
+        agg_width = cfg.aggregate_width
+        prob_width = cfg.prob_bits + 1
+        operand_width = max(store_width + 1, agg_width + 1, cfg.recip_width + 1, cfg.weight_width)
+        count_width = cfg.count_width
+        sum_width = count_width + _bits(cfg.max_nodes)
+
+        # -- memories --------------------------------------------------------------------------
+        # Feature memory: four regions of max_nodes x 2**group_bits words of `lanes` elements.
+        # Region 0 holds the loaded features; layer l writes its spike counts to region
+        # 1 + l % 2, so a second RUN finds the features intact.
+        region_shift = node_bits + group_bits
+        m.submodules.feature_mem = feature_mem = Memory(
+            shape=unsigned(lanes * store_width), depth=4 << region_shift, init=[]
+        )
+        m.submodules.weight_mem = weight_mem = Memory(
+            shape=unsigned(lanes * cfg.weight_width), depth=weight_depth, init=[]
+        )
+        m.submodules.node_mem = node_mem = Memory(
+            shape=unsigned(edge_bits + _bits(cfg.max_nodes)), depth=cfg.max_nodes, init=[]
+        )
+        m.submodules.edge_mem = edge_mem = Memory(
+            shape=unsigned(node_bits), depth=cfg.max_edges, init=[]
+        )
+        m.submodules.recip_rom = recip_rom = Memory(
+            shape=unsigned(cfg.recip_width),
+            depth=cfg.max_nodes + 1,
+            init=[int(v) for v in cfg.degree_reciprocals],
+        )
+        m.submodules.norm_rom = norm_rom = Memory(
+            shape=unsigned(cfg.feature_width),
+            depth=(T + 1) * (T + 1),
+            init=[int(v) for v in cfg.normalisation_table.flat],
+        )
+        m.submodules.agg_mem = agg_mem = Memory(
+            shape=unsigned(lanes * agg_width), depth=cfg.max_groups, init=[]
+        )
+        m.submodules.prob_mem = prob_mem = Memory(
+            shape=unsigned(lanes * prob_width), depth=cfg.max_groups, init=[]
+        )
+
+        feature_rd = feature_mem.read_port()
+        feature_wr = feature_mem.write_port(granularity=store_width)
+        weight_rd = weight_mem.read_port()
+        weight_wr = weight_mem.write_port(granularity=cfg.weight_width)
+        node_rd = node_mem.read_port()
+        node_wr = node_mem.write_port()
+        edge_rd = edge_mem.read_port()
+        edge_wr = edge_mem.write_port()
+        recip_rd = recip_rom.read_port()
+        norm_rd = norm_rom.read_port()
+        agg_rd = agg_mem.read_port()
+        agg_wr = agg_mem.write_port()
+        prob_rd = prob_mem.read_port()
+        prob_wr = prob_mem.write_port()
+
+        # -- datapath blocks ------------------------------------------------------------------
+        m.submodules.mac = mac = MACArray(cfg, operand_width, group_bits)
+        lfsrs, neurons = [], []
+        for lane in range(lanes):
+            lfsr = LFSR(cfg, lane)
+            neuron = LIFNeuron(cfg)
+            m.submodules[f"lfsr_{lane}"] = lfsr
+            m.submodules[f"lif_{lane}"] = neuron
+            lfsrs.append(lfsr)
+            neurons.append(neuron)
+
+        # -- per-layer constants --------------------------------------------------------------
+        layer = Signal(range(max(n_layers, 2)))
+        layer_in = Array(Const(v, _bits(cfg.max_features)) for v in ins)[layer]
+        layer_out = Array(Const(v, _bits(cfg.max_features)) for v in outs)[layer]
+        layer_gin = Array(Const(v, group_bits + 1) for v in groups_in)[layer]
+        layer_gout = Array(Const(v, group_bits + 1) for v in groups_out)[layer]
+        layer_wbase = Array(Const(v, _bits(weight_depth)) for v in weight_bases[:-1])[layer]
+        last_layer = layer == n_layers - 1
+        region_in = Mux(layer == 0, 0, 1 + (layer[0] ^ 1))
+        region_out = 1 + layer[0]
+        region_last = 1 + ((n_layers - 1) & 1)
+
+        # -- state ----------------------------------------------------------------------------
+        command = self.i_cmd.payload
+        opcode = command[arg_width:]
+        argument = command[:arg_width]
+
+        graph_nodes = Signal(arg_width)
+        graph_valid = Signal()
+        feature_nodes = Signal(arg_width)
+        features_valid = Signal()
+
+        load_nodes = Signal(arg_width)
+        load_edges = Signal(word_width)
+        load_count = Signal(word_width + 1)
+        load_offset = Signal(word_width + 2)
+        bad_argument = Signal()
+        bad_index = Signal()
+        bad_value = Signal()
+        reply_word = Signal(word_width)
+
+        weight_layer = Signal(range(max(n_layers, 2)))
+        weight_row = Signal(_bits(cfg.max_features))
+        weight_col = Signal(_bits(cfg.max_features))
+        weight_lane = Signal(range(lanes))
+        weight_row_base = Signal(_bits(weight_depth))
+        weight_left = Signal(_bits(total_weights))
+        weight_in = Array(Const(v, _bits(cfg.max_features)) for v in ins)[weight_layer]
+        weight_out = Array(Const(v, _bits(cfg.max_features)) for v in outs)[weight_layer]
+        weight_next_base = Array(Const(v, _bits(weight_depth)) for v in weight_bases[1:])[
+            weight_layer
+        ]
+
+        feature_node = Signal(arg_width)
+        feature_col = Signal(_bits(cfg.layer_dims[0]))
+        feature_group = Signal(group_bits)
+        feature_lane = Signal(range(lanes))
+
+        node = Signal(node_bits + 1)
+        node_offset = Signal(edge_bits)
+        node_degree = Signal(_bits(cfg.max_nodes))
+        reciprocal = Signal(cfg.recip_width)
+        cmax_prev = Signal(count_width)
+        cmax_cur = Signal(count_width)
+        norm_row = Array(Signal(cfg.feature_width, name=f"norm_row_{c}") for c in range(T + 1))
+        norm_step = Signal(range(T + 3))
+        class_sums = [Signal(sum_width, name=f"class_sum_{c}") for c in range(cfg.n_classes)]
+        best_class = Signal(_bits(cfg.n_classes - 1))
+        cycles = Signal(32)
+        running = Signal()
+
+        agg_edge = Signal(edge_bits + 1)
+        agg_group = Signal(group_bits + 1)
+        proj_col = Signal(_bits(cfg.max_features))
+        proj_word = Signal(group_bits + 1)
+        proj_lane = Signal(range(lanes))
+        proj_group = Signal(group_bits + 1)
+        proj_waddr = Signal(_bits(weight_depth))
+        lif_group = Signal(group_bits + 1)
+        lif_step = Signal(range(T))
+
+        out_node = Signal(node_bits + 1)
+        out_class = Signal(_bits(cfg.n_classes))
+        out_group = Signal(group_bits + 1)
+        out_lane = Signal(range(lanes))
+
+        m.d.comb += self.busy.eq(running)
+        with m.If(running):
+            m.d.sync += cycles.eq(cycles + 1)
+
+        # -- MAC operand pipeline -------------------------------------------------------------
+        # Aggregation: edge read (issue) -> feature read (a1) -> operands (a2).
+        # Projection: aggregate and weight read (issue) -> operands (p1).
+        a1_valid, a1_first, a1_last = Signal(), Signal(), Signal()
+        a1_group = Signal(group_bits)
+        a2_valid, a2_first, a2_last = Signal(), Signal(), Signal()
+        a2_group = Signal(group_bits)
+        p1_valid, p1_first, p1_last = Signal(), Signal(), Signal()
+        p1_group = Signal(group_bits)
+        p1_lane = Signal(range(lanes))
+        isolated = Signal()
+        m.d.sync += [
+            a2_valid.eq(a1_valid),
+            a2_first.eq(a1_first),
+            a2_last.eq(a1_last),
+            a2_group.eq(a1_group),
+        ]
+        m.d.sync += [a1_valid.eq(0), p1_valid.eq(0)]
+
+        feature_addr_agg = Cat(a1_group[:group_bits], edge_rd.data, Const(0, 2)) | (
+            region_in << region_shift
+        )
+        m.d.comb += feature_rd.addr.eq(feature_addr_agg)
+
+        agg_elements = [feature_rd.data.word_select(k, store_width) for k in range(lanes)]
+        agg_lane_values = Array(agg_rd.data.word_select(k, agg_width) for k in range(lanes))
+        weights = [
+            weight_rd.data.word_select(k, cfg.weight_width).as_signed() for k in range(lanes)
+        ]
+        with m.If(a2_valid):
+            m.d.comb += [mac.valid.eq(1), mac.first.eq(a2_first), mac.last.eq(a2_last)]
+            m.d.comb += mac.tag.eq(a2_group)
+            for k in range(lanes):
+                value = Mux(layer == 0, agg_elements[k], norm_row[agg_elements[k][:count_width]])
+                m.d.comb += [mac.a[k].eq(value), mac.b[k].eq(reciprocal)]
+        with m.Elif(p1_valid):
+            m.d.comb += [mac.valid.eq(1), mac.first.eq(p1_first), mac.last.eq(p1_last)]
+            m.d.comb += mac.tag.eq(p1_group)
+            chosen = Mux(isolated, 0, agg_lane_values[p1_lane])
+            for k in range(lanes):
+                m.d.comb += [mac.a[k].eq(chosen), mac.b[k].eq(weights[k])]
+
+        # Finished sums: aggregates to agg_mem, probabilities to prob_mem.
+        in_aggregation = Signal()
+        m.d.comb += [agg_wr.addr.eq(mac.done_tag), prob_wr.addr.eq(mac.done_tag)]
+        for k in range(lanes):
+            acc = mac.acc[k]
+            shifted = acc >> cfg.probability_shift
+            clipped = Mux(
+                shifted < 0, 0, Mux(shifted > cfg.probability_one, cfg.probability_one, shifted)
+            )
+            m.d.comb += [
+                agg_wr.data.word_select(k, agg_width).eq(acc >> cfg.recip_frac_bits),
+                prob_wr.data.word_select(k, prob_width).eq(clipped),
+            ]
+        m.d.comb += [
+            agg_wr.en.eq(mac.done & in_aggregation),
+            prob_wr.en.eq(mac.done & ~in_aggregation),
+        ]
+
+        # -- LIF lanes ------------------------------------------------------------------------
+        lif_active = Signal()
+        lif_first = Signal()
+        for k in range(lanes):
+            m.d.comb += [
+                neurons[k].step.eq(lif_active),
+                neurons[k].first.eq(lif_first),
+                neurons[k].probability.eq(prob_rd.data.word_select(k, prob_width)),
+                neurons[k].draw.eq(lfsrs[k].draw),
+                lfsrs[k].advance.eq(lif_active),
+            ]
+
+        # Spike counts of a finished group are written one clock after its last timestep.
+        wb_pending = Signal()
+        wb_group = Signal(group_bits + 1)
+        m.d.sync += wb_pending.eq(0)
+        counts = [neurons[k].count for k in range(lanes)]
+        wb_feature = Cat(wb_group[:group_bits], node[:node_bits], Const(0, 2)) | (
+            region_out << region_shift
+        )
+        lane_live = [(wb_group * lanes + k) < layer_out for k in range(lanes)]
+        group_max = Signal(count_width)
+        running_max = Const(0, count_width)
+        for k in range(lanes):
+            candidate = Mux(lane_live[k], counts[k], 0)
+            running_max = Mux(candidate > running_max, candidate, running_max)
+        m.d.comb += group_max.eq(running_max)
+        with m.If(wb_pending):
+            with m.If(group_max > cmax_cur):
+                m.d.sync += cmax_cur.eq(group_max)
+            with m.If(last_layer):
+                for c, total in enumerate(class_sums):
+                    with m.If(wb_group == c // lanes):
+                        m.d.sync += total.eq(total + counts[c % lanes])
+
+        # Feature-memory writes: spike counts during a run, host features while loading.
+        write_lane_data = Signal(store_width)
+        with m.If(wb_pending):
+            m.d.comb += [
+                feature_wr.addr.eq(wb_feature),
+                feature_wr.en.eq((1 << lanes) - 1),
+            ]
+            for k in range(lanes):
+                m.d.comb += feature_wr.data.word_select(k, store_width).eq(counts[k])
+        with m.Else():
+            m.d.comb += feature_wr.addr.eq(
+                Cat(feature_group, feature_node[:node_bits], Const(0, 2))
+            )
+            for k in range(lanes):
+                m.d.comb += feature_wr.data.word_select(k, store_width).eq(write_lane_data)
+
+        # Readout: highest class sum, ties to the lowest class.
+        best = Const(0, _bits(cfg.n_classes - 1))
+        best_value = class_sums[0]
+        for c in range(1, cfg.n_classes):
+            better = class_sums[c] > best_value
+            best = Mux(better, c, best)
+            best_value = Mux(better, class_sums[c], best_value)
+
+        accept = Signal()
+        m.d.comb += accept.eq(self.i_cmd.valid & self.i_cmd.ready)
+
+        def status(op, code):
+            return Const(op << 12, word_width) | (code << 8)
+
+        # -- sequencer ------------------------------------------------------------------------
+        with m.FSM(name="sequencer"):
+            with m.State("IDLE"):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                with m.If(self.i_cmd.valid):
+                    with m.Switch(opcode):
+                        with m.Case(Opcode.LOAD_WEIGHTS):
+                            m.d.sync += [
+                                weight_layer.eq(0),
+                                weight_row.eq(0),
+                                weight_col.eq(0),
+                                weight_lane.eq(0),
+                                weight_row_base.eq(0),
+                                weight_left.eq(total_weights),
+                            ]
+                            m.next = "LOAD_WEIGHTS"
+                        with m.Case(Opcode.LOAD_GRAPH):
+                            m.d.sync += [
+                                load_nodes.eq(argument),
+                                graph_valid.eq(0),
+                                bad_argument.eq((argument == 0) | (argument > cfg.max_nodes)),
+                                bad_index.eq(0),
+                            ]
+                            m.next = "LOAD_EDGE_COUNT"
+                        with m.Case(Opcode.LOAD_FEATURES):
+                            m.d.sync += [
+                                load_nodes.eq(argument),
+                                features_valid.eq(0),
+                                bad_argument.eq((argument == 0) | (argument > cfg.max_nodes)),
+                                bad_value.eq(0),
+                                feature_node.eq(0),
+                                feature_col.eq(0),
+                                feature_group.eq(0),
+                                feature_lane.eq(0),
+                            ]
+                            with m.If(argument == 0):
+                                m.d.sync += reply_word.eq(status(Opcode.LOAD_FEATURES, 2))
+                                m.next = "REPLY"
+                            with m.Else():
+                                m.next = "LOAD_FEATURES"
+                        with m.Case(Opcode.RUN):
+                            ready = graph_valid & features_valid & (feature_nodes == graph_nodes)
+                            with m.If(ready):
+                                m.d.sync += [
+                                    running.eq(1),
+                                    cycles.eq(0),
+                                    layer.eq(0),
+                                    cmax_prev.eq(0),
+                                ]
+                                m.d.sync += [total.eq(0) for total in class_sums]
+                                m.next = "LAYER_START"
+                            with m.Else():
+                                m.d.sync += reply_word.eq(status(Opcode.RUN, Status.NOT_READY))
+                                m.next = "REPLY"
+                        with m.Case(Opcode.IDENTIFY):
+                            m.next = "IDENTIFY_STATUS"
+                        with m.Default():
+                            m.d.sync += reply_word.eq(
+                                Cat(Const(0, 8), Const(Status.UNKNOWN_OPCODE, 4), opcode)
+                            )
+                            m.next = "REPLY"
+
+            # ---- loading -------------------------------------------------------------------
+            with m.State("LOAD_WEIGHTS"):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                m.d.comb += [
+                    weight_wr.addr.eq(weight_row_base + weight_col),
+                    weight_wr.en.eq(Mux(accept, 1 << weight_lane, 0)),
+                ]
+                for k in range(lanes):
+                    m.d.comb += weight_wr.data.word_select(k, cfg.weight_width).eq(
+                        command[: cfg.weight_width]
+                    )
+                with m.If(accept):
+                    m.d.sync += weight_left.eq(weight_left - 1)
+                    with m.If(weight_col == weight_in - 1):
+                        m.d.sync += weight_col.eq(0)
+                        with m.If(weight_row == weight_out - 1):
+                            m.d.sync += [
+                                weight_row.eq(0),
+                                weight_lane.eq(0),
+                                weight_layer.eq(weight_layer + 1),
+                                weight_row_base.eq(weight_next_base),
+                            ]
+                        with m.Else():
+                            m.d.sync += weight_row.eq(weight_row + 1)
+                            with m.If(weight_lane == lanes - 1):
+                                m.d.sync += [
+                                    weight_lane.eq(0),
+                                    weight_row_base.eq(weight_row_base + weight_in),
+                                ]
+                            with m.Else():
+                                m.d.sync += weight_lane.eq(weight_lane + 1)
+                    with m.Else():
+                        m.d.sync += weight_col.eq(weight_col + 1)
+                    with m.If(weight_left == 1):
+                        m.d.sync += reply_word.eq(status(Opcode.LOAD_WEIGHTS, Status.OK))
+                        m.next = "REPLY"
+
+            with m.State("LOAD_EDGE_COUNT"):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                with m.If(accept):
+                    m.d.sync += [
+                        load_edges.eq(command),
+                        load_count.eq(0),
+                        load_offset.eq(0),
+                    ]
+                    with m.If(command > cfg.max_edges):
+                        m.d.sync += bad_argument.eq(1)
+                    with m.If(load_nodes != 0):
+                        m.next = "LOAD_DEGREES"
+                    with m.Elif(command != 0):
+                        m.next = "LOAD_NEIGHBOURS"
+                    with m.Else():
+                        m.next = "LOAD_GRAPH_DONE"
+
+            with m.State("LOAD_DEGREES"):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                m.d.comb += [
+                    node_wr.addr.eq(load_count),
+                    node_wr.data.eq(Cat(load_offset[:edge_bits], command[: _bits(cfg.max_nodes)])),
+                    node_wr.en.eq(accept & (load_count < cfg.max_nodes)),
+                ]
+                with m.If(accept):
+                    offset_after = load_offset + command
+                    m.d.sync += [load_offset.eq(offset_after), load_count.eq(load_count + 1)]
+                    with m.If(command > cfg.max_nodes):
+                        m.d.sync += bad_argument.eq(1)
+                    with m.If(load_count == load_nodes - 1):
+                        with m.If(offset_after != load_edges):
+                            m.d.sync += bad_argument.eq(1)
+                        m.d.sync += load_count.eq(0)
+                        with m.If(load_edges == 0):
+                            m.next = "LOAD_GRAPH_DONE"
+                        with m.Else():
+                            m.next = "LOAD_NEIGHBOURS"
+
+            with m.State("LOAD_NEIGHBOURS"):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                m.d.comb += [
+                    edge_wr.addr.eq(load_count),
+                    edge_wr.data.eq(command),
+                    edge_wr.en.eq(accept & (load_count < cfg.max_edges)),
+                ]
+                with m.If(accept):
+                    m.d.sync += load_count.eq(load_count + 1)
+                    with m.If(command >= load_nodes):
+                        m.d.sync += bad_index.eq(1)
+                    with m.If(load_count == load_edges - 1):
+                        m.next = "LOAD_GRAPH_DONE"
+
+            with m.State("LOAD_GRAPH_DONE"):
+                code = Mux(bad_argument, Status.BAD_ARGUMENT, Mux(bad_index, Status.BAD_INDEX, 0))
+                m.d.sync += [
+                    reply_word.eq(status(Opcode.LOAD_GRAPH, code)),
+                    graph_valid.eq(~bad_argument & ~bad_index),
+                    graph_nodes.eq(load_nodes),
+                ]
+                m.next = "REPLY"
+
+            with m.State("LOAD_FEATURES"):
+                m.d.comb += self.i_cmd.ready.eq(1)
+                m.d.comb += [
+                    write_lane_data.eq(command[:store_width]),
+                    feature_wr.en.eq(
+                        Mux(accept & (feature_node < cfg.max_nodes), 1 << feature_lane, 0)
+                    ),
+                ]
+                with m.If(accept):
+                    with m.If(command > cfg.feature_one):
+                        m.d.sync += bad_value.eq(1)
+                    with m.If(feature_col == cfg.layer_dims[0] - 1):
+                        m.d.sync += [
+                            feature_col.eq(0),
+                            feature_group.eq(0),
+                            feature_lane.eq(0),
+                            feature_node.eq(feature_node + 1),
+                        ]
+                        with m.If(feature_node == load_nodes - 1):
+                            m.next = "LOAD_FEATURES_DONE"
+                    with m.Else():
+                        m.d.sync += feature_col.eq(feature_col + 1)
+                        with m.If(feature_lane == lanes - 1):
+                            m.d.sync += [
+                                feature_lane.eq(0),
+                                feature_group.eq(feature_group + 1),
+                            ]
+                        with m.Else():
+                            m.d.sync += feature_lane.eq(feature_lane + 1)
+
+            with m.State("LOAD_FEATURES_DONE"):
+                code = Mux(bad_argument, Status.BAD_ARGUMENT, Mux(bad_value, Status.BAD_VALUE, 0))
+                m.d.sync += [
+                    reply_word.eq(status(Opcode.LOAD_FEATURES, code)),
+                    features_valid.eq(~bad_argument & ~bad_value),
+                    feature_nodes.eq(load_nodes),
+                ]
+                m.next = "REPLY"
+
+            with m.State("REPLY"):
+                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(reply_word)]
+                with m.If(self.o_reply.ready):
+                    m.next = "IDLE"
+
+            # ---- inference -----------------------------------------------------------------
+            with m.State("LAYER_START"):
+                m.d.comb += [lfsr.reload.eq(1) for lfsr in lfsrs]
+                m.d.sync += [node.eq(0), cmax_cur.eq(0), norm_step.eq(0)]
+                m.next = "LAYER_NORM"
+
+            with m.State("LAYER_NORM"):
+                # Row cmax_prev of the normalisation table into registers: T + 2 clocks.
+                m.d.comb += norm_rd.addr.eq(cmax_prev * (T + 1) + norm_step)
+                m.d.sync += norm_step.eq(norm_step + 1)
+                with m.If(norm_step != 0):
+                    m.d.sync += norm_row[norm_step - 1].eq(norm_rd.data)
+                with m.If(norm_step == T + 1):
+                    m.next = "NODE_START"
+
+            with m.State("NODE_START"):
+                m.d.comb += node_rd.addr.eq(node)
+                m.next = "NODE_READ"
+
+            with m.State("NODE_READ"):
+                degree = node_rd.data[edge_bits:]
+                m.d.comb += recip_rd.addr.eq(degree)
+                m.d.sync += [
+                    node_offset.eq(node_rd.data[:edge_bits]),
+                    node_degree.eq(degree),
+                    isolated.eq(degree == 0),
+                ]
+                m.next = "NODE_RECIP"
+
+            with m.State("NODE_RECIP"):
+                m.d.sync += [reciprocal.eq(recip_rd.data), agg_edge.eq(0), agg_group.eq(0)]
+                m.d.sync += [
+                    proj_col.eq(0),
+                    proj_word.eq(0),
+                    proj_lane.eq(0),
+                    proj_group.eq(0),
+                    proj_waddr.eq(layer_wbase),
+                ]
+                with m.If(isolated):
+                    m.next = "PROJECT"
+                with m.Else():
+                    m.next = "AGGREGATE"
+
+            with m.State("AGGREGATE"):
+                m.d.comb += [edge_rd.addr.eq(node_offset + agg_edge), in_aggregation.eq(1)]
+                m.d.sync += [
+                    a1_valid.eq(1),
+                    a1_first.eq(agg_edge == 0),
+                    a1_last.eq(agg_edge == node_degree - 1),
+                    a1_group.eq(agg_group),
+                ]
+                with m.If(agg_edge == node_degree - 1):
+                    m.d.sync += [agg_edge.eq(0), agg_group.eq(agg_group + 1)]
+                    with m.If(agg_group == layer_gin - 1):
+                        m.next = "AGGREGATE_DRAIN"
+                with m.Else():
+                    m.d.sync += agg_edge.eq(agg_edge + 1)
+
+            with m.State("AGGREGATE_DRAIN"):
+                m.d.comb += in_aggregation.eq(1)
+                with m.If(mac.done & (mac.done_tag == layer_gin - 1)):
+                    m.next = "PROJECT"
+
+            with m.State("PROJECT"):
+                m.d.comb += [agg_rd.addr.eq(proj_word), weight_rd.addr.eq(proj_waddr)]
+                m.d.sync += [
+                    p1_valid.eq(1),
+                    p1_first.eq(proj_col == 0),
+                    p1_last.eq(proj_col == layer_in - 1),
+                    p1_group.eq(proj_group),
+                    p1_lane.eq(proj_lane),
+                    proj_waddr.eq(proj_waddr + 1),
+                ]
+                with m.If(proj_col == layer_in - 1):
+                    m.d.sync += [
+                        proj_col.eq(0),
+                        proj_word.eq(0),
+                        proj_lane.eq(0),
+                        proj_group.eq(proj_group + 1),
+                    ]
+                    with m.If(proj_group == layer_gout - 1):
+                        m.next = "PROJECT_DRAIN"
+                with m.Else():
+                    m.d.sync += proj_col.eq(proj_col + 1)
+                    with m.If(proj_lane == lanes - 1):
+                        m.d.sync += [proj_lane.eq(0), proj_word.eq(proj_word + 1)]
+                    with m.Else():
+                        m.d.sync += proj_lane.eq(proj_lane + 1)
+
+            with m.State("PROJECT_DRAIN"):
+                with m.If(mac.done & (mac.done_tag == layer_gout - 1)):
+                    m.d.sync += [lif_group.eq(0), lif_step.eq(0)]
+                    m.next = "LIF_FETCH"
+
+            with m.State("LIF_FETCH"):
+                m.d.comb += prob_rd.addr.eq(0)
+                m.next = "LIF_RUN"
+
+            with m.State("LIF_RUN"):
+                m.d.comb += [lif_active.eq(1), lif_first.eq(lif_step == 0)]
+                m.d.comb += prob_rd.addr.eq(Mux(lif_step == T - 1, lif_group + 1, lif_group))
+                with m.If(lif_step == T - 1):
+                    m.d.sync += [
+                        lif_step.eq(0),
+                        lif_group.eq(lif_group + 1),
+                        wb_pending.eq(1),
+                        wb_group.eq(lif_group),
+                    ]
+                    with m.If(lif_group == layer_gout - 1):
+                        m.next = "NODE_NEXT"
+                with m.Else():
+                    m.d.sync += lif_step.eq(lif_step + 1)
+
+            with m.State("NODE_NEXT"):
+                m.d.sync += node.eq(node + 1)
+                with m.If(node == graph_nodes - 1):
+                    m.next = "LAYER_END"
+                with m.Else():
+                    m.next = "NODE_START"
+
+            with m.State("LAYER_END"):
+                m.d.sync += [cmax_prev.eq(cmax_cur), layer.eq(layer + 1)]
+                with m.If(last_layer):
+                    m.next = "READOUT"
+                with m.Else():
+                    m.next = "LAYER_START"
+
+            with m.State("READOUT"):
+                m.d.sync += [best_class.eq(best), running.eq(0)]
+                m.next = "RUN_STATUS"
+
+            # ---- results -------------------------------------------------------------------
+            with m.State("RUN_STATUS"):
+                m.d.comb += [
+                    self.o_reply.valid.eq(1),
+                    self.o_reply.payload.eq(status(Opcode.RUN, Status.OK)),
+                ]
+                with m.If(self.o_reply.ready):
+                    m.d.sync += [out_node.eq(0), out_class.eq(0), out_group.eq(0), out_lane.eq(0)]
+                    m.next = "COUNT_FETCH"
+
+            out_addr = Cat(out_group[:group_bits], out_node[:node_bits], Const(0, 2)) | (
+                region_last << region_shift
+            )
+            with m.State("COUNT_FETCH"):
+                m.d.comb += feature_rd.addr.eq(out_addr)
+                m.next = "COUNT_SEND"
+
+            with m.State("COUNT_SEND"):
+                m.d.comb += [
+                    feature_rd.addr.eq(out_addr),
+                    self.o_reply.valid.eq(1),
+                    self.o_reply.payload.eq(Array(agg_elements)[out_lane][:count_width]),
+                ]
+                with m.If(self.o_reply.ready):
+                    with m.If(out_class == cfg.n_classes - 1):
+                        m.d.sync += [
+                            out_class.eq(0),
+                            out_group.eq(0),
+                            out_lane.eq(0),
+                            out_node.eq(out_node + 1),
+                        ]
+                        with m.If(out_node == graph_nodes - 1):
+                            m.next = "CLASS_SEND"
+                        with m.Else():
+                            m.next = "COUNT_FETCH"
+                    with m.Else():
+                        m.d.sync += out_class.eq(out_class + 1)
+                        with m.If(out_lane == lanes - 1):
+                            m.d.sync += [out_lane.eq(0), out_group.eq(out_group + 1)]
+                            m.next = "COUNT_FETCH"
+                        with m.Else():
+                            m.d.sync += out_lane.eq(out_lane + 1)
+
+            with m.State("CLASS_SEND"):
+                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(best_class)]
+                with m.If(self.o_reply.ready):
+                    m.next = "CYCLES_HIGH"
+
+            with m.State("CYCLES_HIGH"):
+                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(cycles[16:])]
+                with m.If(self.o_reply.ready):
+                    m.next = "CYCLES_LOW"
+
+            with m.State("CYCLES_LOW"):
+                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(cycles[:16])]
+                with m.If(self.o_reply.ready):
+                    m.next = "IDLE"
+
+            with m.State("IDENTIFY_STATUS"):
+                m.d.comb += [
+                    self.o_reply.valid.eq(1),
+                    self.o_reply.payload.eq(status(Opcode.IDENTIFY, Status.OK)),
+                ]
+                with m.If(self.o_reply.ready):
+                    m.next = "IDENTIFY_HASH"
+
+            with m.State("IDENTIFY_HASH"):
+                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(cfg.config_hash)]
+                with m.If(self.o_reply.ready):
+                    m.next = "IDENTIFY_VERSION"
+
+            with m.State("IDENTIFY_VERSION"):
+                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(DESIGN_VERSION)]
+                with m.If(self.o_reply.ready):
+                    m.next = "IDLE"
+
+        return m
