@@ -169,7 +169,7 @@ class CoreConfig:
     def __post_init__(self):
         try:
             dims = check_layer_dims(list(self.layer_dims))
-            check_timesteps(self.timesteps)
+            check_timesteps(self.timesteps, "timesteps")
             check_positive("threshold", self.threshold)
             check_positive("tau_mem", self.tau_mem)
         except (TypeError, ValueError) as error:

@@ -202,12 +202,12 @@ def check_layer_dims(layer_dims) -> tuple[int, ...]:
     return tuple(int(size) for size in layer_dims)
 
 
-def check_timesteps(T) -> int:
-    """Check the timestep count ``T`` (a positive integer) and return it."""
+def check_timesteps(T, name: str = "T") -> int:
+    """Check the timestep count ``T`` (a positive integer, called ``name``) and return it."""
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)):
-        raise TypeError(f"T must be a positive integer, not {describe(T)}.")
+        raise TypeError(f"{name} must be a positive integer, not {describe(T)}.")
     if T < 1:
-        raise ValueError(f"T must be at least 1, but it is {T}.")
+        raise ValueError(f"{name} must be at least 1, but it is {T}.")
     return int(T)
 
 
