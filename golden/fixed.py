@@ -232,7 +232,7 @@ class FixedResult:
         return self.counts[layer][index, : self.n_nodes[index]]
 
     def firing_rates(self) -> list[float]:
-        """Mean spike count per neuron (over all ``T`` timesteps) of every layer, real nodes only."""
+        """Mean spike count per neuron (over all timesteps) of every layer, real nodes only."""
         rates = []
         for layer in self.counts:
             mask = np.arange(layer.shape[1])[None, :] < self.n_nodes[:, None]

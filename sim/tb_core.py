@@ -522,23 +522,39 @@ async def test_errors(dut):
             ],
         )
 
-    # Bad features on a good graph: a value above 1.0, then a node count not the graph's.
+    # Bad features on a good graph: a value above 1.0, N = 0 or above max_nodes, and a node
+    # count that is not the graph's (the load itself is fine, but RUN is refused).
+    width = config.layer_dims[0]
     words = session.load_graph(adjacency)
     expected = [status("LOAD_GRAPH", Opcode.LOAD_GRAPH, Status.OK)]
     too_big = np.array(features_q)
     too_big[-1, -1] = config.feature_one + 1
-    words += session.load_features(too_big, strict=False) + session.run()
-    expected += [
-        status("LOAD_FEATURES above 1.0", Opcode.LOAD_FEATURES, Status.BAD_VALUE),
-        status("RUN after LOAD_FEATURES above 1.0", Opcode.RUN, Status.NOT_READY),
+    zero = command_word(config, Opcode.LOAD_FEATURES, 0)
+    # (label, a function that encodes the load and announces its reply, expected status)
+    bad_features = [
+        ("above 1.0", lambda: session.load_features(too_big, strict=False), Status.BAD_VALUE),
+        ("for 0 nodes", lambda: session.raw([zero], Opcode.LOAD_FEATURES), Status.BAD_ARGUMENT),
     ]
+    if top < 1 << (config.word_width - 4):
+        too_many = np.zeros((top, width), dtype=np.int64)
+        bad_features.append(
+            (
+                f"for {top} nodes",
+                lambda: session.load_features(too_many, strict=False),
+                Status.BAD_ARGUMENT,
+            )
+        )
     other = n_nodes + 1 if n_nodes < config.max_nodes else n_nodes - 1
     if other >= 1:
-        words += session.load_features(np.zeros((other, config.layer_dims[0]), dtype=np.int64))
-        words += session.run()
+        others = np.zeros((other, width), dtype=np.int64)
+        bad_features.append(
+            (f"for {other} nodes", lambda: session.load_features(others), Status.OK)
+        )
+    for label, load, code in bad_features:
+        words += load() + session.run()
         expected += [
-            status(f"LOAD_FEATURES for {other} nodes", Opcode.LOAD_FEATURES, Status.NOT_READY),
-            status(f"RUN after LOAD_FEATURES for {other} nodes", Opcode.RUN, Status.NOT_READY),
+            status(f"LOAD_FEATURES {label}", Opcode.LOAD_FEATURES, code),
+            status(f"RUN after LOAD_FEATURES {label}", Opcode.RUN, Status.NOT_READY),
         ]
     tb.send(words, expected)
 
