@@ -53,7 +53,7 @@ def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray,
         dataset = load_dataset(args.graphs)
         pairs = [(g.adjacency, g.features) for g in dataset.graphs]
         name = dataset.name
-    elif args.random:
+    elif args.random is not None:
         if args.random < 1:
             raise UsageError(f"--random must be a positive graph count, but it is {args.random}.")
         rng = np.random.default_rng(args.seed)
@@ -362,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # cocotb's runner logs every tool command at INFO level through its own loggers.
+        for name in ("Verilator", "Icarus", "cocotb_tools", "cocotb"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if getattr(args, "sim", "unset") is None:
         import os
 

@@ -1,0 +1,118 @@
+"""Tests of the ``spikegnn`` command line: outputs, JSON reports, error sentences, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from golden.config import CoreConfig
+from sim.cli import main
+from sim.cycles import predict_cycles
+
+
+def run(capsys, *argv):
+    """Run the command line and return ``(status, stdout, stderr)``."""
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_verilog_writes_header_and_module(tmp_path, capsys):
+    config = tmp_path / "small.json"
+    CoreConfig(layer_dims=(4, 6, 3), lanes=2, timesteps=4).to_json(config)
+    target = tmp_path / "out" / "core.v"
+    status, out, _ = run(capsys, "verilog", "--config", str(config), "-o", str(target))
+    assert status == 0
+    text = target.read_text()
+    assert "//   layer_dims = [4, 6, 3]" in text
+    assert "//   lanes = 2" in text
+    assert "module spikegnn_core(" in text
+    assert f"wrote {target}" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"lanes": 0}', "lanes must be from 1 to 64, but it is 0."),
+        ('{"colour": 3}', "unknown configuration key 'colour'"),
+        ("{not json", "is not valid JSON"),
+        ('{"layer_dims": [7]}', "layer_dims must name at least two sizes"),
+        ('{"threshold": -1}', "threshold must be a positive finite number, but it is -1"),
+    ],
+)
+def test_bad_configuration_is_one_sentence_and_status_2(tmp_path, capsys, content, message):
+    config = tmp_path / "bad.json"
+    config.write_text(content)
+    status, out, err = run(capsys, "verilog", "--config", str(config), "-o", str(tmp_path / "x.v"))
+    assert status == 2
+    assert message in err
+    assert err.startswith("spikegnn: error: ")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "x.v").exists()
+
+
+def test_missing_configuration_file(tmp_path, capsys):
+    status, _, err = run(capsys, "check-config", "--config", str(tmp_path / "none.json"))
+    assert status == 2
+    assert f"configuration file {tmp_path / 'none.json'} does not exist." in err
+
+
+def test_verilog_refuses_a_folder_as_output(tmp_path, capsys):
+    status, _, err = run(capsys, "verilog", "-o", str(tmp_path))
+    assert status == 2
+    assert "-o must name a file" in err
+
+
+def test_check_config_reports_unreachable_threshold(tmp_path, capsys):
+    config = tmp_path / "silent.json"
+    CoreConfig(threshold=1.0, tau_mem=10.0, timesteps=8).to_json(config)
+    status, out, _ = run(capsys, "check-config", "--config", str(config))
+    # 1 - exp(-0.8) = 0.551 < 1.0: no neuron can spike.
+    assert status == 1
+    assert "threshold unreachable" in out
+    status, out, _ = run(capsys, "check-config")
+    assert status == 0
+    assert "threshold reachable" in out
+
+
+def test_compare_rejects_a_nonpositive_random_count(capsys):
+    status, _, err = run(capsys, "compare", "--random", "0")
+    assert status == 2
+    assert "--random must be a positive graph count, but it is 0." in err
+
+
+def test_compare_rejects_graphs_of_the_wrong_width(tmp_path, capsys):
+    # Two graphs with node tags 0 and 1 only: two one-hot features, but the core takes 7.
+    dataset = tmp_path / "tiny.txt"
+    dataset.write_text("2\n2 0\n0 1 1\n1 1 0\n2 1\n1 1 1\n0 1 0\n")
+    status, _, err = run(capsys, "compare", "--graphs", str(dataset))
+    assert status == 2
+    assert "have 2 node features but the configuration's first layer takes 7" in err
+
+
+def test_compare_random_graphs_writes_json(tmp_path, capsys):
+    report = tmp_path / "compare.json"
+    status, out, _ = run(capsys, "compare", "--random", "4", "--seed", "3", "--json", str(report))
+    assert status == 0, out
+    data = json.loads(report.read_text())
+    assert data["graphs"] == 4
+    assert data["mismatches"] == 0
+    assert data["simulator"] in ("verilator", "icarus")
+    assert len(data["cycles"]) == 4
+    assert all(c >= b for c, b in zip(data["cycles"], data["lower_bound_cycles"], strict=True))
+    assert 0.0 <= data["class_agreement_with_float"] <= 1.0
+    assert "mismatches (RTL vs golden)     0" in out
+
+
+def test_cycles_command_matches_the_model(capsys):
+    from golden.bench import default_graphs
+
+    status, out, _ = run(capsys, "cycles")
+    assert status == 0
+    _, graphs = default_graphs()
+    config = CoreConfig()
+    import numpy as np
+
+    median = int(np.median([predict_cycles(config, g.adjacency) for g in graphs]))
+    assert f"cycles per graph: median {median}," in out
