@@ -19,10 +19,11 @@ class MACArray(wiring.Component):
     """``lanes`` pipelined multiply-accumulate units.
 
     A product enters on every clock with ``valid`` high. ``first`` starts a new sum,
-    ``last`` ends it; ``tag`` travels with the operands. Three clocks after the last
-    product entered, ``done`` is high for one clock with the finished sums on ``acc`` and the
+    ``last`` ends it; ``tag`` travels with the operands. Two clocks after the clock that
+    presents the last product, ``done`` is high for one clock with the finished sums on ``acc`` and the
     last product's ``tag`` on ``done_tag``. Sums never overflow: ``accumulator_width`` holds the
-    configured maxima (see ``docs/fixed_point.md``).
+    configured value ranges of the core's operands (see ``docs/fixed_point.md``), not every
+    pair of ``operand_width``-bit values.
 
     Parameters
     ----------
