@@ -20,10 +20,10 @@ class MACArray(wiring.Component):
 
     A product enters on every clock with ``valid`` high. ``first`` starts a new sum,
     ``last`` ends it; ``tag`` travels with the operands. Two clocks after the clock that
-    presents the last product, ``done`` is high for one clock with the finished sums on ``acc`` and the
-    last product's ``tag`` on ``done_tag``. Sums never overflow: ``accumulator_width`` holds the
-    configured value ranges of the core's operands (see ``docs/fixed_point.md``), not every
-    pair of ``operand_width``-bit values.
+    presents the last product, ``done`` is high for one clock with the finished sums on
+    ``acc`` and the last product's ``tag`` on ``done_tag``. Sums never overflow:
+    ``accumulator_width`` holds the configured value ranges of the core's operands (see
+    ``docs/fixed_point.md``), not every pair of ``operand_width``-bit values.
 
     Parameters
     ----------
