@@ -11,7 +11,7 @@ N             ?= 1000
 
 export SIM
 
-.PHONY: help demo test lint verilog compare bench clean
+.PHONY: help demo test lint verilog compare bench bitstream report clean
 
 help:
 	@echo "make demo      run the golden models (and the RTL when built) on built-in data"
@@ -19,6 +19,8 @@ help:
 	@echo "make verilog   write build/verilog/spikegnn_core.v for the default configuration"
 	@echo "make compare   float vs fixed-point golden vs RTL simulation on built-in graphs"
 	@echo "make bench     throughput of the reference and fixed-point golden models on MUTAG"
+	@echo "make bitstream BOARD=icebreaker|ulx3s   bitstream and build/<board>/report.json"
+	@echo "make report    build every board and print the table of their figures"
 	@echo "make clean     remove build outputs (keeps .venv)"
 
 $(STAMP): pyproject.toml
@@ -47,6 +49,14 @@ compare: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/spikegnn bench
+
+BOARD ?= icebreaker
+
+bitstream: $(STAMP)
+	$(PY) -m hdl.synth $(BOARD) $(if $(CONFIG),--config $(CONFIG))
+
+report: $(STAMP)
+	$(PY) -m hdl.synth $(if $(CONFIG),--config $(CONFIG))
 
 clean:
 	rm -rf build sim_build

@@ -6,12 +6,14 @@ default, Icarus with ``SIM=icarus``), runs it and reads back what the hardware a
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 import subprocess
+import tempfile
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,13 @@ RESULTS_ENV = "SPIKEGNN_TB_RESULTS"
 REPOSITORY = Path(__file__).resolve().parents[1]
 TOPLEVEL = "spikegnn_core"
 SIMULATORS = ("verilator", "icarus")
+ICARUS_DUMP_MODULE = f"""module spikegnn_iverilog_dump();
+  initial begin
+    $dumpfile("{TOPLEVEL}.fst");
+    $dumpvars(0, {TOPLEVEL});
+  end
+endmodule
+"""
 
 
 class SimulatorNotFoundError(RuntimeError):
@@ -268,23 +277,44 @@ def _build(runner, sim: str, config: CoreConfig, build_dir: Path, waves: bool) -
 
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog = Path(write_verilog(config, build_dir / f"{TOPLEVEL}.v"))
-    digest = hashlib.sha256(verilog.read_bytes()).hexdigest()
+    sources = [verilog]
+    if sim == "verilator":
+        build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"]
+    else:
+        # Yosys starts its `always @*` blocks with a change of a register initialised in its
+        # declaration; under SystemVerilog rules (cocotb's -g2012) Icarus makes no event of
+        # that, so outputs such as i_cmd__ready stay X. Verilog-2005 rules give the event.
+        build_args = ["-g2005"]
+        if waves:
+            # cocotb's own dump module needs SystemVerilog; this one writes to the run folder.
+            dump = build_dir / "spikegnn_iverilog_dump.v"
+            dump.write_text(ICARUS_DUMP_MODULE)
+            sources.append(dump)
+            build_args += ["-s", "spikegnn_iverilog_dump"]
+
+    # The build is reused while the sources and the options stay the same.
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.read_bytes())
+    key = f"{sim} waves={int(waves)} args={' '.join(build_args)} {digest.hexdigest()}"
     stamp = build_dir / "built.sha256"
     product = build_dir / (TOPLEVEL if sim == "verilator" else "sim.vvp")
-    key = f"{sim} waves={int(waves)} {digest}"
     if stamp.is_file() and stamp.read_text() == key and product.is_file():
         logger.info("reusing the %s build in %s", sim, build_dir)
         return
     logger.info("building %s for %s in %s", TOPLEVEL, sim, build_dir)
     stamp.unlink(missing_ok=True)
-    build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"] if sim == "verilator" else []
+    # cocotb reads WAVES from the environment before its argument: set it to what we build.
+    runner_waves = waves and sim == "verilator"
+    saved = os.environ.get("WAVES")
+    os.environ["WAVES"] = str(int(runner_waves))
     try:
         runner.build(
-            sources=[verilog],
+            sources=sources,
             hdl_toplevel=TOPLEVEL,
             build_dir=build_dir,
             build_args=build_args,
-            waves=waves,
+            waves=runner_waves,
             always=True,
             timescale=("1ns", "1ps"),
             log_file=build_dir / "build.log",
@@ -295,6 +325,11 @@ def _build(runner, sim: str, config: CoreConfig, build_dir: Path, waves: bool) -
             f"building {verilog} with {sim} failed ({error}); the log {log} ends with:\n"
             + _log_tail(log, 30)
         ) from None
+    finally:
+        if saved is None:
+            del os.environ["WAVES"]
+        else:
+            os.environ["WAVES"] = saved
     stamp.write_text(key)
 
 
@@ -387,13 +422,15 @@ def run_rtl(
     build_dir = Path(build_dir) if build_dir is not None else default_build_dir(config, sim, waves)
     build_dir = build_dir.resolve()
     runner = get_runner(sim)
-    _build(runner, sim, config, build_dir, waves)
-
-    test_dir = build_dir / testcase
-    test_dir.mkdir(parents=True, exist_ok=True)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "w") as lock:
+        # Another process may build or run the same configuration: build under a lock, and run
+        # in a folder of this run's own.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build(runner, sim, config, build_dir, waves)
+        test_dir = Path(tempfile.mkdtemp(prefix=f"{testcase}-{seed}-", dir=build_dir))
     job_file = write_job(test_dir / "job.json", job)
     results_file = test_dir / "results.json"
-    results_file.unlink(missing_ok=True)
     results_xml = test_dir / "results.xml"
     log_file = test_dir / "sim.log"
     reproduce = (
@@ -401,7 +438,6 @@ def run_rtl(
         f"job {job_file}, log {log_file})"
     )
     wave_file = test_dir / ("dump.vcd" if sim == "verilator" else f"{TOPLEVEL}.fst")
-    plusargs = [f"+dumpfile_path={wave_file}"] if waves and sim == "icarus" else []
     try:
         runner.test(
             test_module="sim.tb_core",
@@ -416,7 +452,6 @@ def run_rtl(
                 JOB_ENV: str(job_file),
                 RESULTS_ENV: str(results_file),
             },
-            plusargs=plusargs,
             waves=waves,
             log_file=log_file,
         )
@@ -438,7 +473,17 @@ def run_rtl(
         raise RTLSimulationError(
             f"the testbench wrote no results file {results_file}; {reproduce}.", seed
         )
-    return _read_results(results_file)
+    results = _read_results(results_file)
+    missing = [index for index, result in enumerate(results) if result is None]
+    if missing:
+        raise RTLSimulationError(
+            f"the core gave no RUN result for graph {missing[0]} ({len(missing)} graphs in "
+            f"all); {reproduce}.",
+            seed,
+        )
+    if not waves:
+        shutil.rmtree(test_dir, ignore_errors=True)
+    return results
 
 
 def _log_tail(log_file: Path, lines: int = 40) -> str:
@@ -447,9 +492,11 @@ def _log_tail(log_file: Path, lines: int = 40) -> str:
     return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _read_results(path: Path) -> list[RunReply]:
+def _read_results(path: Path) -> list[RunReply | None]:
     data = json.loads(Path(path).read_text())
     return [
-        RunReply(np.asarray(g["counts"], dtype=np.int64), int(g["class"]), int(g["cycles"]))
+        None
+        if g["counts"] is None
+        else RunReply(np.asarray(g["counts"], dtype=np.int64), int(g["class"]), int(g["cycles"]))
         for g in data["graphs"]
     ]

@@ -34,6 +34,10 @@ CONFIGS = {
         max_edges=60,
         threshold=0.15,
     ),
+    # T = 130 on 64 nodes: 8-bit spike counts above 128 and cycle counts above 2**16.
+    "long": CoreConfig(
+        layer_dims=(2, 8, 2), timesteps=130, lanes=1, threshold=0.05, max_nodes=64, max_edges=64
+    ),
 }
 
 
@@ -45,7 +49,7 @@ def random_weights(config: CoreConfig, rng) -> list[np.ndarray]:
     """Random quantised weights with both extremes in every layer."""
     weights = []
     for fan_in, fan_out in zip(config.layer_dims[:-1], config.layer_dims[1:], strict=True):
-        low = int(rng.choice([config.weight_min, -96, -64, -32]))
+        low = int(rng.choice([config.weight_min * n // 4 for n in (4, 3, 2, 1)]))
         matrix = rng.integers(low, config.weight_max + 1, (fan_out, fan_in))
         matrix.flat[rng.integers(matrix.size)] = config.weight_min
         matrix.flat[rng.integers(matrix.size)] = config.weight_max
@@ -219,6 +223,20 @@ def test_narrow_config_errors():
 
 def test_deep_config_graphs():
     check_config("deep", n_random=40, idle=0.1, backpressure=0.6, offset=6)
+
+
+def test_long_config_graphs():
+    config = CONFIGS["long"]
+    seed = SEED + 8
+    rng = np.random.default_rng(seed)
+    adjacencies = [np.zeros((64, 64), dtype=np.int64), random_graph(config, rng, 64)]
+    adjacencies += [random_graph(config, rng) for _ in range(4)]
+    graphs = [(a, random_features(config, rng, a.shape[0])) for a in adjacencies]
+    weights = pick_weights(config, graphs, rng)
+    results = run_rtl(config, weights, graphs, seed=seed, idle=0.2, backpressure=0.2)
+    assert_matches_golden(config, weights, graphs, results, seed)
+    assert max(result.cycles for result in results) >= 1 << 16, "no cycle count above 2**16"
+    assert max(result.counts.max() for result in results) > 128, "no spike count above 128"
 
 
 def test_mutag_graphs():
