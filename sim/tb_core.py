@@ -30,6 +30,7 @@ from cocotb.triggers import (
 
 from golden.config import CoreConfig
 from golden.fixed import FixedPointModel
+from hdl.core import DESIGN_VERSION
 from sim.cycles import predict_cycles
 from sim.protocol import (
     HostSession,
@@ -360,7 +361,8 @@ def _inference(tb: TB, job: TbJob, index: int, golden: RunReply, weights: bool) 
 
 
 def _identify(tb: TB, label: str) -> None:
-    tb.send(tb.session.identify(), [Expected(label, IdentifyReply(tb.config.config_hash, -1))])
+    expected = IdentifyReply(tb.config.config_hash, DESIGN_VERSION)
+    tb.send(tb.session.identify(), [Expected(label, expected)])
 
 
 def _timeout(job: TbJob, golden, words: int) -> int:
