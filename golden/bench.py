@@ -12,20 +12,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .config import CoreConfig
+from .datasets import graph_pair
 from .fixed import FixedPointModel
 from .reference import SpikeGNNLayer
 
 __all__ = ["default_graphs", "format_benchmark", "run_benchmark"]
 
 logger = logging.getLogger(__name__)
-
-
-def _as_pair(graph) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(adjacency, features)`` of a :class:`golden.datasets.Graph` or such a pair."""
-    if hasattr(graph, "adjacency") and hasattr(graph, "features"):
-        return graph.adjacency, graph.features
-    adjacency, features = graph
-    return adjacency, features
 
 
 def default_graphs() -> tuple[str, list]:
@@ -93,7 +86,7 @@ def run_benchmark(
         If ``graphs`` is empty or ``repeats`` is below 1; the models' own errors for graphs
         they cannot run.
     """
-    pairs = [_as_pair(graph) for graph in graphs]
+    pairs = [graph_pair(graph) for graph in graphs]
     if not pairs:
         raise ValueError("graphs must hold at least one graph, but it is empty.")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:

@@ -16,6 +16,7 @@ import numpy as np
 from golden.validate import as_adjacency, as_features, describe
 
 __all__ = [
+    "graph_pair",
     "DatasetFormatError",
     "Graph",
     "GraphBatch",
@@ -131,6 +132,14 @@ class Graph:
             f"Graph(name={self.name!r}, n_nodes={self.n_nodes}, n_edges={self.n_edges}, "
             f"n_features={self.n_features}, label={self.label})"
         )
+
+
+def graph_pair(graph) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(adjacency, features)`` of a :class:`Graph`, or of such a pair as it is."""
+    if isinstance(graph, Graph):
+        return graph.adjacency, graph.features
+    adjacency, features = graph
+    return adjacency, features
 
 
 class GraphBatch(NamedTuple):

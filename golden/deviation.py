@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import CoreConfig
+from .datasets import graph_pair
 from .fixed import FixedPointModel
 
 __all__ = ["DeviationReport", "float_counts", "measure_deviation"]
@@ -111,14 +112,6 @@ class DeviationReport:
             f"  float, single runs (baseline)  {self.float_class_agreement:.3f}",
         ]
         return "\n".join(lines)
-
-
-def _as_pair(graph) -> tuple:
-    """Return ``(adjacency, features)`` of a :class:`golden.datasets.Graph` or such a pair."""
-    if hasattr(graph, "adjacency") and hasattr(graph, "features"):
-        return graph.adjacency, graph.features
-    adjacency, features = graph
-    return adjacency, features
 
 
 def float_counts(
@@ -248,7 +241,7 @@ def measure_deviation(
     n_streams = _check_streams(n_streams)
     weights_float = [np.asarray(w, dtype=np.float64) for w in weights_float]
     model = FixedPointModel.from_float(config, weights_float)
-    pairs = [_as_pair(graph) for graph in graphs]
+    pairs = [graph_pair(graph) for graph in graphs]
     if not pairs:
         raise ValueError("graphs must hold at least one graph, but it is empty.")
     prepared = [model.prepare(adjacency, features) for adjacency, features in pairs]

@@ -14,39 +14,26 @@ from amaranth.lib.wiring import In, Out
 
 from golden.config import CoreConfig
 
+from .commands import DESIGN_VERSION, Opcode, Status, opcode_shift, status_shift
 from .encoder import LFSR
 from .lif import LIFNeuron
 from .mac import MACArray
 
-__all__ = ["DESIGN_VERSION", "Opcode", "SpikeGNNCore", "Status"]
-
-#: Version word returned by ``IDENTIFY``; bump it when the protocol or the schedule changes.
-DESIGN_VERSION = 0x0100
-
-
-class Opcode:
-    """Command opcodes (bits 15..12 of a command word)."""
-
-    LOAD_WEIGHTS = 0x1
-    LOAD_GRAPH = 0x2
-    LOAD_FEATURES = 0x3
-    RUN = 0x4
-    IDENTIFY = 0x5
-
-
-class Status:
-    """Status codes (bits 11..8 of a status word)."""
-
-    OK = 0
-    UNKNOWN_OPCODE = 1
-    BAD_ARGUMENT = 2
-    BAD_INDEX = 3
-    BAD_VALUE = 4
-    NOT_READY = 5
+__all__ = ["SpikeGNNCore"]
 
 
 def _bits(value: int) -> int:
     return max(1, int(value).bit_length())
+
+
+def _next_lane(m: Module, lane: Signal, group: Signal, lanes: int):
+    """Step a (group, lane) feature counter by one lane; return the "lane wraps" condition."""
+    wraps = lane == lanes - 1
+    with m.If(wraps):
+        m.d.sync += [lane.eq(0), group.eq(group + 1)]
+    with m.Else():
+        m.d.sync += lane.eq(lane + 1)
+    return wraps
 
 
 class SpikeGNNCore(wiring.Component):
@@ -332,12 +319,25 @@ class SpikeGNNCore(wiring.Component):
             region_out << region_shift
         )
         lane_live = [(wb_group * lanes + k) < layer_out for k in range(lanes)]
-        group_max = Signal(count_width)
-        running_max = Const(0, count_width)
+        # Largest live count of the group: a balanced tree of named signals, log2(lanes) deep.
+        level = []
         for k in range(lanes):
-            candidate = Mux(lane_live[k], counts[k], 0)
-            running_max = Mux(candidate > running_max, candidate, running_max)
-        m.d.comb += group_max.eq(running_max)
+            candidate = Signal(count_width, name=f"live_count_{k}")
+            m.d.comb += candidate.eq(Mux(lane_live[k], counts[k], 0))
+            level.append(candidate)
+        depth = 0
+        while len(level) > 1:
+            depth += 1
+            paired = []
+            for index in range(0, len(level) - 1, 2):
+                left, right = level[index], level[index + 1]
+                larger = Signal(count_width, name=f"max_{depth}_{index // 2}")
+                m.d.comb += larger.eq(Mux(left > right, left, right))
+                paired.append(larger)
+            if len(level) % 2:
+                paired.append(level[-1])
+            level = paired
+        group_max = level[0]
         with m.If(wb_pending):
             with m.If(group_max > cmax_cur):
                 m.d.sync += cmax_cur.eq(group_max)
@@ -363,18 +363,30 @@ class SpikeGNNCore(wiring.Component):
                 m.d.comb += feature_wr.data.word_select(k, store_width).eq(write_lane_data)
 
         # Readout: highest class sum, ties to the lowest class.
+        # A chain of named signals: an expression reusing the previous step twice would double
+        # with every class.
         best = Const(0, _bits(cfg.n_classes - 1))
         best_value = class_sums[0]
         for c in range(1, cfg.n_classes):
-            better = class_sums[c] > best_value
-            best = Mux(better, c, best)
-            best_value = Mux(better, class_sums[c], best_value)
+            better = Signal(name=f"class_{c}_better")
+            chosen = Signal.like(best_value, name=f"class_{c}_best_sum")
+            leader = Signal(_bits(cfg.n_classes - 1), name=f"class_{c}_best")
+            m.d.comb += [
+                better.eq(class_sums[c] > best_value),
+                chosen.eq(Mux(better, class_sums[c], best_value)),
+                leader.eq(Mux(better, c, best)),
+            ]
+            best, best_value = leader, chosen
 
         accept = Signal()
         m.d.comb += accept.eq(self.i_cmd.valid & self.i_cmd.ready)
 
         def status(op, code):
-            return Const(op << 12, word_width) | (code << 8)
+            # A status code is a Status member or, after a load, a Mux of them.
+            code = int(code) if isinstance(code, int) else code
+            return Const(int(op) << opcode_shift(word_width), word_width) | (
+                code << status_shift(word_width)
+            )
 
         # -- sequencer ------------------------------------------------------------------------
         with m.FSM(name="sequencer"):
@@ -412,7 +424,9 @@ class SpikeGNNCore(wiring.Component):
                                 feature_lane.eq(0),
                             ]
                             with m.If(argument == 0):
-                                m.d.sync += reply_word.eq(status(Opcode.LOAD_FEATURES, 2))
+                                m.d.sync += reply_word.eq(
+                                    status(Opcode.LOAD_FEATURES, Status.BAD_ARGUMENT)
+                                )
                                 m.next = "REPLY"
                             with m.Else():
                                 m.next = "LOAD_FEATURES"
@@ -434,7 +448,8 @@ class SpikeGNNCore(wiring.Component):
                             m.next = "IDENTIFY_STATUS"
                         with m.Default():
                             m.d.sync += reply_word.eq(
-                                Cat(Const(0, 8), Const(Status.UNKNOWN_OPCODE, 4), opcode)
+                                (opcode << opcode_shift(word_width))
+                                | (Status.UNKNOWN_OPCODE << status_shift(word_width))
                             )
                             m.next = "REPLY"
 
@@ -528,7 +543,11 @@ class SpikeGNNCore(wiring.Component):
                         m.next = "LOAD_GRAPH_DONE"
 
             with m.State("LOAD_GRAPH_DONE"):
-                code = Mux(bad_argument, Status.BAD_ARGUMENT, Mux(bad_index, Status.BAD_INDEX, 0))
+                code = Mux(
+                    bad_argument,
+                    Status.BAD_ARGUMENT,
+                    Mux(bad_index, Status.BAD_NEIGHBOUR, 0),
+                )
                 m.d.sync += [
                     reply_word.eq(status(Opcode.LOAD_GRAPH, code)),
                     graph_valid.eq(~bad_argument & ~bad_index),
@@ -558,16 +577,14 @@ class SpikeGNNCore(wiring.Component):
                             m.next = "LOAD_FEATURES_DONE"
                     with m.Else():
                         m.d.sync += feature_col.eq(feature_col + 1)
-                        with m.If(feature_lane == lanes - 1):
-                            m.d.sync += [
-                                feature_lane.eq(0),
-                                feature_group.eq(feature_group + 1),
-                            ]
-                        with m.Else():
-                            m.d.sync += feature_lane.eq(feature_lane + 1)
+                        _next_lane(m, feature_lane, feature_group, lanes)
 
             with m.State("LOAD_FEATURES_DONE"):
-                code = Mux(bad_argument, Status.BAD_ARGUMENT, Mux(bad_value, Status.BAD_VALUE, 0))
+                code = Mux(
+                    bad_argument,
+                    Status.BAD_ARGUMENT,
+                    Mux(bad_value, Status.BAD_VALUE, 0),
+                )
                 m.d.sync += [
                     reply_word.eq(status(Opcode.LOAD_FEATURES, code)),
                     features_valid.eq(~bad_argument & ~bad_value),
@@ -664,10 +681,7 @@ class SpikeGNNCore(wiring.Component):
                         m.next = "PROJECT_DRAIN"
                 with m.Else():
                     m.d.sync += proj_col.eq(proj_col + 1)
-                    with m.If(proj_lane == lanes - 1):
-                        m.d.sync += [proj_lane.eq(0), proj_word.eq(proj_word + 1)]
-                    with m.Else():
-                        m.d.sync += proj_lane.eq(proj_lane + 1)
+                    _next_lane(m, proj_lane, proj_word, lanes)
 
             with m.State("PROJECT_DRAIN"):
                 with m.If(mac.done & (mac.done_tag == layer_gout - 1)):
@@ -748,11 +762,8 @@ class SpikeGNNCore(wiring.Component):
                             m.next = "COUNT_FETCH"
                     with m.Else():
                         m.d.sync += out_class.eq(out_class + 1)
-                        with m.If(out_lane == lanes - 1):
-                            m.d.sync += [out_lane.eq(0), out_group.eq(out_group + 1)]
+                        with m.If(_next_lane(m, out_lane, out_group, lanes)):
                             m.next = "COUNT_FETCH"
-                        with m.Else():
-                            m.d.sync += out_lane.eq(out_lane + 1)
 
             with m.State("CLASS_SEND"):
                 m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(best_class)]

@@ -9,7 +9,8 @@ from amaranth.back import verilog
 
 from golden.config import CoreConfig
 
-from .core import DESIGN_VERSION, SpikeGNNCore
+from .commands import DESIGN_VERSION
+from .core import SpikeGNNCore
 
 __all__ = ["core_verilog", "write_verilog"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.config import ConfigError, CoreConfig
+from golden.datasets import graph_pair
 
 __all__ = ["main"]
 
@@ -30,17 +31,21 @@ def load_config(path: str | None) -> CoreConfig:
     return CoreConfig.from_json(path) if path else CoreConfig()
 
 
-def seed_weights(config: CoreConfig) -> list[np.ndarray]:
-    """Float weights of the reference model for ``config.layer_dims`` (layer i seeded 42 + i)."""
+def seed_network(config: CoreConfig):
+    """The reference model for ``config``: seed weights (layer i seeded 42 + i), same LIF."""
     from golden.reference import SpikeGNNLayer
 
-    network = SpikeGNNLayer(
+    return SpikeGNNLayer(
         list(config.layer_dims),
         threshold=config.threshold,
         T=config.timesteps,
         tau_mem=config.tau_mem,
     )
-    return [conv.W for conv in network.convs]
+
+
+def seed_weights(config: CoreConfig) -> list[np.ndarray]:
+    """Float weights of :func:`seed_network`, one ``(out, in)`` matrix a layer."""
+    return [conv.W for conv in seed_network(config).convs]
 
 
 def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
@@ -51,7 +56,7 @@ def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray,
 
     if args.graphs:
         dataset = load_dataset(args.graphs)
-        pairs = [(g.adjacency, g.features) for g in dataset.graphs]
+        pairs = [graph_pair(g) for g in dataset]
         name = dataset.name
     elif args.random is not None:
         if args.random < 1:
@@ -69,7 +74,7 @@ def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray,
         name = f"random (seed {args.seed})"
     else:
         dataset = builtin_dataset(n_tags=config.layer_dims[0])
-        pairs = [(g.adjacency, g.features) for g in dataset.graphs]
+        pairs = [graph_pair(g) for g in dataset]
         name = dataset.name
     if args.limit:
         pairs = pairs[: args.limit]
@@ -99,21 +104,14 @@ def command_verilog(args) -> int:
 def command_compare(args) -> int:
     """Run graphs through the float reference, the fixed-point model and the RTL simulation."""
     from golden.fixed import FixedPointModel
-    from golden.reference import SpikeGNNLayer
     from sim.cycles import lower_bound_cycles, predict_cycles
     from sim.runner import run_rtl
 
     config = load_config(args.config)
     name, pairs = select_graphs(args, config)
-    weights = seed_weights(config)
-    model = FixedPointModel.from_float(config, weights)
+    reference = seed_network(config)
+    model = FixedPointModel.from_float(config, [conv.W for conv in reference.convs])
     golden = model.run_graphs(pairs)
-    reference = SpikeGNNLayer(
-        list(config.layer_dims),
-        threshold=config.threshold,
-        T=config.timesteps,
-        tau_mem=config.tau_mem,
-    )
     float_classes = np.array([reference.graph_classify(f, a) for a, f in pairs])
 
     print(f"{len(pairs)} graphs from {name}; simulating the RTL on {args.sim} ...", flush=True)
@@ -237,24 +235,17 @@ def command_demo(args) -> int:
     """Run the golden models, and the RTL on a few graphs, on the built-in dataset."""
     from golden.builtin import builtin_dataset
     from golden.fixed import FixedPointModel
-    from golden.reference import SpikeGNNLayer
 
     config = CoreConfig()
     print("spikegnn demo: the default core configuration")
     print("  " + config.describe().replace("\n", "\n  "))
     dataset = builtin_dataset(n_tags=config.layer_dims[0])
-    pairs = [(g.adjacency, g.features) for g in dataset.graphs]
+    pairs = [graph_pair(g) for g in dataset]
     print(f"\nbuilt-in dataset: {len(dataset)} graphs, {dataset.n_classes} classes")
 
-    weights = seed_weights(config)
-    reference = SpikeGNNLayer(
-        list(config.layer_dims),
-        threshold=config.threshold,
-        T=config.timesteps,
-        tau_mem=config.tau_mem,
-    )
+    reference = seed_network(config)
     float_classes = np.array([reference.graph_classify(f, a) for a, f in pairs])
-    model = FixedPointModel.from_float(config, weights)
+    model = FixedPointModel.from_float(config, [conv.W for conv in reference.convs])
     result = model.run_graphs(pairs)
     print(
         "\nfloat reference (seed weights, threshold "

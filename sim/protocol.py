@@ -5,7 +5,6 @@ Pure Python and NumPy, so the cocotb testbench, a host program and the unit test
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -15,6 +14,7 @@ import numpy as np
 
 from golden.config import CoreConfig
 from golden.validate import as_adjacency, describe
+from hdl.commands import Opcode, Status, opcode_shift, status_shift
 
 __all__ = [
     "HostSession",
@@ -41,27 +41,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class Opcode(enum.IntEnum):
-    """Command opcodes, bits ``word_width - 1 .. word_width - 4`` of a command word."""
-
-    LOAD_WEIGHTS = 0x1
-    LOAD_GRAPH = 0x2
-    LOAD_FEATURES = 0x3
-    RUN = 0x4
-    IDENTIFY = 0x5
-
-
-class Status(enum.IntEnum):
-    """Status codes, bits ``word_width - 5 .. word_width - 8`` of a status word."""
-
-    OK = 0
-    UNKNOWN_OPCODE = 1
-    BAD_ARGUMENT = 2
-    BAD_NEIGHBOUR = 3
-    BAD_VALUE = 4
-    NOT_READY = 5
-
-
 class ProtocolError(RuntimeError):
     """The core sent a word that the protocol does not allow at that point."""
 
@@ -71,7 +50,7 @@ class ProtocolError(RuntimeError):
 
 
 def _opcode_shift(config: CoreConfig) -> int:
-    return config.word_width - 4
+    return opcode_shift(config.word_width)
 
 
 def _word_mask(config: CoreConfig) -> int:
@@ -108,7 +87,7 @@ def command_word(config: CoreConfig, opcode: int, argument: int = 0) -> int:
 
 def status_word(config: CoreConfig, opcode: int, code: int) -> int:
     """Return the status word the core sends for ``opcode`` with status ``code``."""
-    return (int(opcode) << _opcode_shift(config)) | (int(code) << (config.word_width - 8))
+    return (int(opcode) << _opcode_shift(config)) | (int(code) << status_shift(config.word_width))
 
 
 def _data_word(config: CoreConfig, name: str, value: int) -> int:

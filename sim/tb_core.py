@@ -30,7 +30,7 @@ from cocotb.triggers import (
 
 from golden.config import CoreConfig
 from golden.fixed import FixedPointModel
-from hdl.core import DESIGN_VERSION
+from hdl.commands import DESIGN_VERSION
 from sim.cycles import predict_cycles
 from sim.protocol import (
     HostSession,

@@ -25,8 +25,10 @@ CONFIGS = {
     "narrow": CoreConfig(
         layer_dims=(3, 5, 2), timesteps=1, lanes=1, threshold=0.05, max_nodes=8, max_edges=40
     ),
-    # Three layers, 4 lanes, T = 16; none of the widths 5, 6, 10, 3 is a multiple of 4.
+    # Three layers, 4 lanes, T = 16; none of the widths 5, 6, 10, 3 is a multiple of 4;
+    # 24-bit words put the opcode and status fields at bits 23..20 and 19..16.
     "deep": CoreConfig(
+        word_width=24,
         layer_dims=(5, 6, 10, 3),
         timesteps=16,
         lanes=4,
@@ -188,17 +190,36 @@ def test_default_config_graphs():
     check_config("default", n_random=40, idle=0.3, backpressure=0.3, offset=1)
 
 
-def test_default_config_errors():
-    config = CONFIGS["default"]
-    seed = SEED + 2
+def check_errors(
+    name: str, *, nodes: int, idle: float, backpressure: float, offset: int, complete=False
+):
+    """Bad commands then a good inference on configuration ``name``, against the golden model.
+
+    ``complete`` makes the good graph fully connected, self-loops included.
+    """
+    config = CONFIGS[name]
+    seed = SEED + offset
     rng = np.random.default_rng(seed)
-    adjacency = random_graph(config, rng, 5)
-    graphs = [(adjacency, random_features(config, rng, 5))]
+    if complete:
+        adjacency = np.ones((nodes, nodes), dtype=np.int64)
+    else:
+        adjacency = random_graph(config, rng, nodes)
+    graphs = [(adjacency, random_features(config, rng, nodes))]
     weights = random_weights(config, rng)
     results = run_rtl(
-        config, weights, graphs, seed=seed, idle=0.2, backpressure=0.2, testcase="test_errors"
+        config,
+        weights,
+        graphs,
+        seed=seed,
+        idle=idle,
+        backpressure=backpressure,
+        testcase="test_errors",
     )
     assert_matches_golden(config, weights, graphs, results, seed)
+
+
+def test_default_config_errors():
+    check_errors("default", nodes=5, idle=0.2, backpressure=0.2, offset=2)
 
 
 def test_narrow_config_graphs():
@@ -210,19 +231,15 @@ def test_narrow_config_full_throughput():
 
 
 def test_narrow_config_errors():
-    config = CONFIGS["narrow"]
-    seed = SEED + 5
-    rng = np.random.default_rng(seed)
-    graphs = [(np.ones((3, 3), dtype=np.int64), random_features(config, rng, 3))]
-    weights = random_weights(config, rng)
-    results = run_rtl(
-        config, weights, graphs, seed=seed, idle=0.4, backpressure=0.4, testcase="test_errors"
-    )
-    assert_matches_golden(config, weights, graphs, results, seed)
+    check_errors("narrow", nodes=3, idle=0.4, backpressure=0.4, offset=5, complete=True)
 
 
 def test_deep_config_graphs():
     check_config("deep", n_random=40, idle=0.1, backpressure=0.6, offset=6)
+
+
+def test_deep_config_errors():
+    check_errors("deep", nodes=4, idle=0.3, backpressure=0.3, offset=11)
 
 
 def test_long_config_graphs():

@@ -28,7 +28,7 @@ from hdl.boards import (
     ice40_pll,
     uart_divisor,
 )
-from hdl.core import DESIGN_VERSION, Opcode
+from hdl.commands import DESIGN_VERSION, Opcode
 from hdl.synth import (
     REPORT_KEYS,
     ToolchainError,
