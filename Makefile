@@ -11,7 +11,7 @@ N             ?= 1000
 
 export SIM
 
-.PHONY: help demo test lint verilog compare bench bitstream report clean
+.PHONY: help demo test lint verilog compare bench bitstream report sweep clean
 
 help:
 	@echo "make demo      run the golden models (and the RTL when built) on built-in data"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench     throughput of the reference and fixed-point golden models on MUTAG"
 	@echo "make bitstream BOARD=icebreaker|ulx3s   bitstream and build/<board>/report.json"
 	@echo "make report    build every board and print the table of their figures"
+	@echo "make sweep BOARD=ulx3s [LANES='4 8 16'] [WIDTHS='6 8'] [CLOCK=100]   design-space CSV + plot"
 	@echo "make clean     remove build outputs (keeps .venv)"
 
 $(STAMP): pyproject.toml
@@ -57,6 +58,14 @@ bitstream: $(STAMP)
 
 report: $(STAMP)
 	$(PY) -m hdl.synth $(if $(CONFIG),--config $(CONFIG))
+
+LANES  ?= 1 2 4 8 16
+WIDTHS ?= 6 8
+CLOCK  ?=
+
+sweep: $(STAMP)
+	$(PY) -m hdl.sweep $(BOARD) --lanes $(LANES) --weight-widths $(WIDTHS) \
+		$(if $(CLOCK),--clock-mhz $(CLOCK)) $(if $(CONFIG),--config $(CONFIG))
 
 clean:
 	rm -rf build sim_build

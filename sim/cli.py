@@ -31,6 +31,15 @@ def load_config(path: str | None) -> CoreConfig:
     return CoreConfig.from_json(path) if path else CoreConfig()
 
 
+def write_json(path: str | Path, data: dict) -> Path:
+    """Write ``data`` as indented JSON to ``path`` (creating its folder) and say so."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 def seed_network(config: CoreConfig):
     """The reference model for ``config``: seed weights (layer i seeded 42 + i), same LIF."""
     from golden.reference import SpikeGNNLayer
@@ -165,10 +174,7 @@ def command_compare(args) -> int:
             "dataset": name,
             "config": config.to_dict(),
         }
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {path}")
+        write_json(args.json, report)
     return 1 if mismatches else 0
 
 
@@ -210,6 +216,34 @@ def command_cycles(args) -> int:
     print(f"ratio:            median {np.median(cycles / bounds):.2f}")
     for layer in range(config.n_layers):
         print(f"MAC lanes busy in projection, layer {layer}: {projection_busy(config, layer):.1%}")
+    return 0
+
+
+def command_synth(args) -> int:
+    """Build a board's bitstream, print its figures and optionally write them as JSON."""
+    from hdl.boards import BOARDS
+    from hdl.synth import SynthesisError, ToolchainError, format_report_table, synthesize
+
+    if args.board not in BOARDS:
+        raise UsageError(f"--board {args.board!r} is not a known board; use one of {list(BOARDS)}")
+    config = load_config(args.config)
+    build_dir = Path(args.build_dir) if args.build_dir else Path("build") / args.board
+    try:
+        report = synthesize(config, args.board, build_dir, args.clock_mhz)
+    except (ToolchainError, SynthesisError) as error:
+        lines = str(error).splitlines()
+        raise UsageError(lines[0] if lines else str(error)) from None
+    print(format_report_table([report]))
+    if args.json:
+        figures = {key: value for key, value in report.items() if key not in ("clocks", "cells")}
+        write_json(args.json, figures)
+    if not report["timing_met"]:
+        print(
+            f"timing not met: Fmax {report['fmax_mhz']:.2f} MHz is below the "
+            f"{report['clock_mhz']:.2f} MHz clock",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -338,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     cycles = commands.add_parser("cycles", help="cycle model figures on MUTAG or built-in data")
     with_config(cycles)
     cycles.set_defaults(run=command_cycles)
+
+    synth = commands.add_parser("synth", help="bitstream and size/timing report for a board")
+    with_config(synth)
+    synth.add_argument("--board", required=True, help="icebreaker or ulx3s")
+    synth.add_argument("--clock-mhz", type=float, help="core clock (default: the board's)")
+    synth.add_argument("--build-dir", metavar="DIR", help="output folder (default build/BOARD)")
+    synth.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    synth.set_defaults(run=command_synth)
 
     check = commands.add_parser("check-config", help="derived formats and threshold check")
     with_config(check)
