@@ -7,7 +7,7 @@ lanes and the sequencer that runs every layer and reads out the class.
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -16,7 +16,7 @@ from golden.config import CoreConfig
 
 from .commands import DESIGN_VERSION, Opcode, Status, opcode_shift, status_shift
 from .encoder import LFSR
-from .lif import LIFNeuron
+from .lif import LIFLane
 from .mac import MACArray
 
 __all__ = ["SpikeGNNCore"]
@@ -94,7 +94,10 @@ class SpikeGNNCore(wiring.Component):
         store_width = cfg.word_store_width
         agg_width = cfg.aggregate_width
         prob_width = cfg.prob_bits + 1
-        operand_width = max(store_width + 1, agg_width + 1, cfg.recip_width + 1, cfg.weight_width)
+        # MAC operands: a is a lane's feature, weight or membrane; b the common reciprocal,
+        # aggregate or leak. Each exactly as wide as its widest value (see MACArray).
+        operand_width = max(store_width + 1, cfg.weight_width, cfg.membrane_width + 1)
+        common_width = max(cfg.recip_width + 1, agg_width + 1, _bits(cfg.leak_q) + 1)
         count_width = cfg.count_width
         sum_width = count_width + _bits(cfg.max_nodes)
 
@@ -125,11 +128,27 @@ class SpikeGNNCore(wiring.Component):
             depth=(T + 1) * (T + 1),
             init=[int(v) for v in cfg.normalisation_table.flat],
         )
-        m.submodules.agg_mem = agg_mem = Memory(
-            shape=unsigned(lanes * agg_width), depth=cfg.max_groups, init=[]
+        # Small but wide: without the attribute Yosys builds them from flip-flops and muxes.
+        block = {"ram_style": "block"}
+        # The current node's aggregates (words 0 ..) and probabilities (words 2**group_bits ..).
+        slot_width = max(agg_width, prob_width)
+        m.submodules.stage_mem = stage_mem = Memory(
+            shape=unsigned(lanes * slot_width), depth=2 << group_bits, init=[], attrs=block
         )
-        m.submodules.prob_mem = prob_mem = Memory(
-            shape=unsigned(lanes * prob_width), depth=cfg.max_groups, init=[]
+        # Row cmax_prev of the normalisation table for two lanes at once: word (c0, c1) holds
+        # the low F bits of table[cmax, c0] and table[cmax, c1] (bit F is set exactly when
+        # c == cmax > 0). Loaded at the start of every layer but the first.
+        norm_bits = cfg.feature_frac_bits
+        norm_tables = []
+        for pair in range((lanes + 1) // 2):
+            table = Memory(
+                shape=unsigned(2 * norm_bits), depth=1 << (2 * count_width), init=[], attrs=block
+            )
+            m.submodules[f"norm_pair_{pair}"] = table
+            norm_tables.append(table)
+        # Input spikes of the current node, word group * T + timestep, one bit a lane.
+        m.submodules.spike_buf = spike_buf = Memory(
+            shape=unsigned(lanes), depth=cfg.max_groups * T, init=[], attrs=block
         )
 
         feature_rd = feature_mem.read_port()
@@ -142,17 +161,19 @@ class SpikeGNNCore(wiring.Component):
         edge_wr = edge_mem.write_port()
         recip_rd = recip_rom.read_port()
         norm_rd = norm_rom.read_port()
-        agg_rd = agg_mem.read_port()
-        agg_wr = agg_mem.write_port()
-        prob_rd = prob_mem.read_port()
-        prob_wr = prob_mem.write_port()
+        stage_rd = stage_mem.read_port()
+        stage_wr = stage_mem.write_port()
+        norm_pair_rd = [table.read_port() for table in norm_tables]
+        norm_pair_wr = [table.write_port() for table in norm_tables]
+        spike_rd = spike_buf.read_port()
+        spike_wr = spike_buf.write_port()
 
         # -- datapath blocks ------------------------------------------------------------------
-        m.submodules.mac = mac = MACArray(cfg, operand_width, group_bits)
+        m.submodules.mac = mac = MACArray(cfg, operand_width, group_bits, common_width)
         lfsrs, neurons = [], []
         for lane in range(lanes):
             lfsr = LFSR(cfg, lane)
-            neuron = LIFNeuron(cfg)
+            neuron = LIFLane(cfg, mac.sum_width)
             m.submodules[f"lfsr_{lane}"] = lfsr
             m.submodules[f"lif_{lane}"] = neuron
             lfsrs.append(lfsr)
@@ -160,10 +181,17 @@ class SpikeGNNCore(wiring.Component):
 
         # -- per-layer constants --------------------------------------------------------------
         layer = Signal(range(max(n_layers, 2)))
-        layer_in = Array(Const(v, _bits(cfg.max_features)) for v in ins)[layer]
         layer_out = Array(Const(v, _bits(cfg.max_features)) for v in outs)[layer]
-        layer_gin = Array(Const(v, group_bits + 1) for v in groups_in)[layer]
         layer_gout = Array(Const(v, group_bits + 1) for v in groups_out)[layer]
+        # "Last index" values, so that loop ends compare with a constant or a register rather
+        # than through a subtractor (they sit on the sequencer's next-state logic).
+        layer_in_last = Array(Const(v - 1, _bits(cfg.max_features)) for v in ins)[layer]
+        layer_gin_last = Array(Const(v - 1, group_bits + 1) for v in groups_in)[layer]
+        layer_gout_last = Array(Const(v - 1, group_bits + 1) for v in groups_out)[layer]
+        # Integration steps of a node: rounds of two groups, T timesteps of two clocks each.
+        layer_steps = Array(
+            Const(2 * T * ((g + 1) // 2), _bits(2 * cfg.max_groups * T + 1)) for g in groups_out
+        )[layer]
         layer_wbase = Array(Const(v, _bits(weight_depth)) for v in weight_bases[:-1])[layer]
         last_layer = layer == n_layers - 1
         region_in = Mux(layer == 0, 0, 1 + (layer[0] ^ 1))
@@ -181,6 +209,11 @@ class SpikeGNNCore(wiring.Component):
         features_valid = Signal()
 
         load_nodes = Signal(arg_width)
+        # Value - 1 of a few counts, signed so that 0 - 1 equals no count.
+        load_nodes_last = Signal(signed(arg_width + 1))
+        load_edges_last = Signal(signed(word_width + 1))
+        graph_nodes_last = Signal(signed(arg_width + 1))
+        node_degree_last = Signal(signed(_bits(cfg.max_nodes) + 1))
         load_edges = Signal(word_width)
         load_count = Signal(word_width + 1)
         load_offset = Signal(word_width + 2)
@@ -196,7 +229,8 @@ class SpikeGNNCore(wiring.Component):
         weight_row_base = Signal(_bits(weight_depth))
         weight_left = Signal(_bits(total_weights))
         weight_in = Array(Const(v, _bits(cfg.max_features)) for v in ins)[weight_layer]
-        weight_out = Array(Const(v, _bits(cfg.max_features)) for v in outs)[weight_layer]
+        weight_in_last = Array(Const(v - 1, _bits(cfg.max_features)) for v in ins)[weight_layer]
+        weight_out_last = Array(Const(v - 1, _bits(cfg.max_features)) for v in outs)[weight_layer]
         weight_next_base = Array(Const(v, _bits(weight_depth)) for v in weight_bases[1:])[
             weight_layer
         ]
@@ -212,8 +246,13 @@ class SpikeGNNCore(wiring.Component):
         reciprocal = Signal(cfg.recip_width)
         cmax_prev = Signal(count_width)
         cmax_cur = Signal(count_width)
-        norm_row = Array(Signal(cfg.feature_width, name=f"norm_row_{c}") for c in range(T + 1))
-        norm_step = Signal(range(T + 3))
+        norm_a = Signal(range(T + 1))
+        norm_b = Signal(range(T + 1))
+        norm_a_d = Signal(range(T + 1))
+        norm_b_d = Signal(range(T + 1))
+        norm_loading = Signal()
+        norm_a_value = Signal(cfg.feature_width)
+        norm_a_next = Signal(cfg.feature_width)
         class_sums = [Signal(sum_width, name=f"class_sum_{c}") for c in range(cfg.n_classes)]
         best_class = Signal(_bits(cfg.n_classes - 1))
         cycles = Signal(32)
@@ -228,6 +267,8 @@ class SpikeGNNCore(wiring.Component):
         proj_waddr = Signal(_bits(weight_depth))
         lif_group = Signal(group_bits + 1)
         lif_step = Signal(range(T))
+        lif_wait = Signal(range(T + 1))
+        lif_left = Signal(range(2 * cfg.max_groups * T + 2))
 
         out_node = Signal(node_bits + 1)
         out_class = Signal(_bits(cfg.n_classes))
@@ -239,12 +280,14 @@ class SpikeGNNCore(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
 
         # -- MAC operand pipeline -------------------------------------------------------------
-        # Aggregation: edge read (issue) -> feature read (a1) -> operands (a2).
-        # Projection: aggregate and weight read (issue) -> operands (p1).
+        # Aggregation: edge read (issue) -> feature read (a1) -> normalisation read (a2) ->
+        # operands (a3). Projection: aggregate and weight read (issue) -> operands (p1).
         a1_valid, a1_first, a1_last = Signal(), Signal(), Signal()
         a1_group = Signal(group_bits)
         a2_valid, a2_first, a2_last = Signal(), Signal(), Signal()
         a2_group = Signal(group_bits)
+        a3_valid, a3_first, a3_last = Signal(), Signal(), Signal()
+        a3_group = Signal(group_bits)
         p1_valid, p1_first, p1_last = Signal(), Signal(), Signal()
         p1_group = Signal(group_bits)
         p1_lane = Signal(range(lanes))
@@ -254,6 +297,10 @@ class SpikeGNNCore(wiring.Component):
             a2_first.eq(a1_first),
             a2_last.eq(a1_last),
             a2_group.eq(a1_group),
+            a3_valid.eq(a2_valid),
+            a3_first.eq(a2_first),
+            a3_last.eq(a2_last),
+            a3_group.eq(a2_group),
         ]
         m.d.sync += [a1_valid.eq(0), p1_valid.eq(0)]
 
@@ -263,69 +310,171 @@ class SpikeGNNCore(wiring.Component):
         m.d.comb += feature_rd.addr.eq(feature_addr_agg)
 
         agg_elements = [feature_rd.data.word_select(k, store_width) for k in range(lanes)]
-        agg_lane_values = Array(agg_rd.data.word_select(k, agg_width) for k in range(lanes))
+        agg_lane_values = Array(
+            stage_rd.data.word_select(k, slot_width)[:agg_width] for k in range(lanes)
+        )
+        # a2 -> a3: layer 0 takes the loaded features as they are; later layers look their
+        # spike counts up in the normalisation tables.
+        raw_features = [Signal(store_width, name=f"raw_feature_{k}") for k in range(lanes)]
+        at_cmax = [Signal(name=f"at_cmax_{k}") for k in range(lanes)]
+        for k in range(lanes):
+            count = agg_elements[k][:count_width]
+            m.d.sync += [
+                raw_features[k].eq(agg_elements[k]),
+                at_cmax[k].eq((count == cmax_prev) & (cmax_prev != 0)),
+            ]
+        for pair, port in enumerate(norm_pair_rd):
+            counts_in = [
+                agg_elements[k][:count_width] if k < lanes else Const(0, count_width)
+                for k in (2 * pair, 2 * pair + 1)
+            ]
+            m.d.comb += port.addr.eq(Cat(*counts_in))
+        normalised = []
+        for k in range(lanes):
+            low = norm_pair_rd[k // 2].data.word_select(k % 2, norm_bits)
+            normalised.append(Cat(low, at_cmax[k]))
         weights = [
             weight_rd.data.word_select(k, cfg.weight_width).as_signed() for k in range(lanes)
         ]
-        with m.If(a2_valid):
-            m.d.comb += [mac.valid.eq(1), mac.first.eq(a2_first), mac.last.eq(a2_last)]
-            m.d.comb += mac.tag.eq(a2_group)
+        # Operand a is each lane's own, operand b is common to every lane.
+        common = Signal(signed(common_width))
+        m.d.comb += [mac.b[k].eq(common) for k in range(lanes)]
+        with m.If(a3_valid):
+            m.d.comb += [mac.valid.eq(1), mac.first.eq(a3_first), mac.last.eq(a3_last)]
+            m.d.comb += [mac.tag.eq(a3_group), common.eq(reciprocal)]
             for k in range(lanes):
-                value = Mux(layer == 0, agg_elements[k], norm_row[agg_elements[k][:count_width]])
-                m.d.comb += [mac.a[k].eq(value), mac.b[k].eq(reciprocal)]
+                m.d.comb += mac.a[k].eq(Mux(layer == 0, raw_features[k], normalised[k]))
         with m.Elif(p1_valid):
             m.d.comb += [mac.valid.eq(1), mac.first.eq(p1_first), mac.last.eq(p1_last)]
-            m.d.comb += mac.tag.eq(p1_group)
-            chosen = Mux(isolated, 0, agg_lane_values[p1_lane])
-            for k in range(lanes):
-                m.d.comb += [mac.a[k].eq(chosen), mac.b[k].eq(weights[k])]
+            m.d.comb += [
+                mac.tag.eq(p1_group),
+                common.eq(Mux(isolated, 0, agg_lane_values[p1_lane])),
+            ]
+            m.d.comb += [mac.a[k].eq(weights[k]) for k in range(lanes)]
+        with m.Else():
+            # No sum in flight: every clock's products start a sum of their own, so acc
+            # returns each LIF lane's membrane times the leak two clocks later.
+            m.d.comb += [mac.valid.eq(1), mac.first.eq(1), common.eq(cfg.leak_q)]
+            m.d.comb += [mac.a[k].eq(neurons[k].operand) for k in range(lanes)]
 
-        # Finished sums: aggregates to agg_mem, probabilities to prob_mem.
+        # Finished sums: aggregates and probabilities to stage_mem.
         in_aggregation = Signal()
-        m.d.comb += [agg_wr.addr.eq(mac.done_tag), prob_wr.addr.eq(mac.done_tag)]
+        m.d.comb += stage_wr.addr.eq(Cat(mac.done_tag, ~in_aggregation))
         for k in range(lanes):
             acc = mac.acc[k]
             shifted = acc >> cfg.probability_shift
             clipped = Mux(
                 shifted < 0, 0, Mux(shifted > cfg.probability_one, cfg.probability_one, shifted)
             )
+            aggregate = (acc >> cfg.recip_frac_bits)[:agg_width]
+            m.d.comb += stage_wr.data.word_select(k, slot_width).eq(
+                Mux(in_aggregation, aggregate, clipped)
+            )
+        m.d.comb += stage_wr.en.eq(mac.done)
+
+        # Normalisation tables: LAYER_NORM walks (c1, c0) over the table row, c0 fastest,
+        # reading table[cmax, c0] from the ROM; table[cmax, c1] is kept from the pass before.
+        m.d.sync += norm_loading.eq(0)
+        for port in norm_pair_wr:
             m.d.comb += [
-                agg_wr.data.word_select(k, agg_width).eq(acc >> cfg.recip_frac_bits),
-                prob_wr.data.word_select(k, prob_width).eq(clipped),
+                port.addr.eq(Cat(norm_b_d[:count_width], norm_a_d[:count_width])),
+                port.data.eq(Cat(norm_rd.data[:norm_bits], norm_a_value[:norm_bits])),
+                port.en.eq(norm_loading),
             ]
-        m.d.comb += [
-            agg_wr.en.eq(mac.done & in_aggregation),
-            prob_wr.en.eq(mac.done & ~in_aggregation),
-        ]
+        with m.If(norm_loading):
+            with m.If(norm_b_d == norm_a_d + 1):
+                m.d.sync += norm_a_next.eq(norm_rd.data)
+            with m.If(norm_b_d == T):
+                m.d.sync += norm_a_value.eq(Mux(norm_a_d + 1 == T, norm_rd.data, norm_a_next))
 
         # -- LIF lanes ------------------------------------------------------------------------
-        lif_active = Signal()
-        lif_first = Signal()
+        # Draws: while `drawing`, one (group, timestep) a clock in the golden order, every
+        # lane's input spike (draw < probability) goes to spike_buf.
+        drawing = Signal()
+        draw_addr = Signal(range(cfg.max_groups * T))
+        for k in range(lanes):
+            probability = stage_rd.data.word_select(k, slot_width)[:prob_width]
+            m.d.comb += [
+                spike_wr.data[k].eq(lfsrs[k].draw < probability),
+                lfsrs[k].advance.eq(drawing),
+            ]
+        m.d.comb += [spike_wr.addr.eq(draw_addr), spike_wr.en.eq(drawing)]
+        with m.If(drawing):
+            m.d.sync += draw_addr.eq(draw_addr + 1)
+            with m.If(lif_step == T - 1):
+                m.d.sync += [lif_step.eq(0), lif_group.eq(lif_group + 1)]
+                with m.If(lif_group == layer_gout_last):
+                    m.d.sync += drawing.eq(0)
+            with m.Else():
+                m.d.sync += lif_step.eq(lif_step + 1)
+
+        # Integration: the lanes step two groups at once (slots 0 and 1 of a round), on
+        # alternate clocks, through the MAC array's operand and product registers. A step
+        # enters the ring (e), has its spike read (s1) and finishes two clocks later (s2).
+        entering = Signal()
+        enter_slot = Signal()
+        enter_step = Signal(range(T))
+        enter_round = Signal(group_bits + 1)  # group of slot 0
+        enter_base = Signal(range(cfg.max_groups * T + 1))  # its spike_buf word of step 0
+        s1_valid, s2_valid = Signal(), Signal()
+        s1_group, s2_group = Signal(group_bits + 1), Signal(group_bits + 1)
+        s1_step, s2_step = Signal(range(T)), Signal(range(T))
+        s1_addr = Signal(range(cfg.max_groups * T))
+        m.d.sync += [
+            s1_valid.eq(entering),
+            s1_group.eq(enter_round + enter_slot),
+            s1_step.eq(enter_step),
+            s1_addr.eq(enter_base + Mux(enter_slot, T, 0) + enter_step),
+            s2_valid.eq(s1_valid),
+            s2_group.eq(s1_group),
+            s2_step.eq(s1_step),
+        ]
+        m.d.comb += spike_rd.addr.eq(s1_addr)
+        with m.If(entering):
+            m.d.sync += enter_slot.eq(~enter_slot)
+            with m.If(enter_slot):
+                with m.If(enter_step == T - 1):
+                    m.d.sync += [
+                        enter_step.eq(0),
+                        enter_round.eq(enter_round + 2),
+                        enter_base.eq(enter_base + 2 * T),
+                    ]
+                with m.Else():
+                    m.d.sync += enter_step.eq(enter_step + 1)
         for k in range(lanes):
             m.d.comb += [
-                neurons[k].step.eq(lif_active),
-                neurons[k].first.eq(lif_first),
-                neurons[k].probability.eq(prob_rd.data.word_select(k, prob_width)),
-                neurons[k].draw.eq(lfsrs[k].draw),
-                lfsrs[k].advance.eq(lif_active),
+                neurons[k].product.eq(mac.acc[k]),
+                neurons[k].spike_in.eq(spike_rd.data[k]),
+                neurons[k].start.eq(enter_step == 0),
             ]
 
-        # Spike counts of a finished group are written one clock after its last timestep.
+        # A group's counts, on the clock its last timestep finishes, go to the write-back
+        # registers; the next clock writes them to the feature memory, masks the lanes past
+        # the layer's width and adds the class sums; the clock after that folds their
+        # maximum into cmax_cur.
         wb_pending = Signal()
         wb_group = Signal(group_bits + 1)
-        m.d.sync += wb_pending.eq(0)
-        counts = [neurons[k].count for k in range(lanes)]
+        counts = [Signal(count_width, name=f"wb_count_{k}") for k in range(lanes)]
+        m.d.sync += wb_pending.eq(s2_valid & (s2_step == T - 1) & (s2_group < layer_gout))
+        m.d.sync += wb_group.eq(s2_group)
+        m.d.sync += [counts[k].eq(neurons[k].count) for k in range(lanes)]
         wb_feature = Cat(wb_group[:group_bits], node[:node_bits], Const(0, 2)) | (
             region_out << region_shift
         )
         lane_live = [(wb_group * lanes + k) < layer_out for k in range(lanes)]
-        # Largest live count of the group: a balanced tree of named signals, log2(lanes) deep.
+        live_pending = Signal()
+        fold_wait = Signal(4)
+        m.d.sync += live_pending.eq(wb_pending)
+        # Largest live count of the group: registered lane values, then a balanced tree of
+        # named signals, log2(lanes) deep, registered after every second level (each level is
+        # a comparison and a multiplexer); the last one folds into cmax_cur.
         level = []
         for k in range(lanes):
             candidate = Signal(count_width, name=f"live_count_{k}")
-            m.d.comb += candidate.eq(Mux(lane_live[k], counts[k], 0))
+            m.d.sync += candidate.eq(Mux(lane_live[k], counts[k], 0))
             level.append(candidate)
         depth = 0
+        fold_clocks = 0  # registers between the tree's leaves and cmax_cur, past the first
         while len(level) > 1:
             depth += 1
             paired = []
@@ -337,14 +486,23 @@ class SpikeGNNCore(wiring.Component):
             if len(level) % 2:
                 paired.append(level[-1])
             level = paired
+            if depth % 2 == 0 and len(level) > 1:
+                staged = [
+                    Signal(count_width, name=f"max_{depth}_{i}_reg") for i in range(len(level))
+                ]
+                m.d.sync += [reg.eq(value) for reg, value in zip(staged, level, strict=True)]
+                level = staged
+                delayed = Signal(name=f"live_pending_{depth}")
+                m.d.sync += delayed.eq(live_pending)
+                live_pending = delayed
+                fold_clocks += 1
         group_max = level[0]
-        with m.If(wb_pending):
-            with m.If(group_max > cmax_cur):
-                m.d.sync += cmax_cur.eq(group_max)
-            with m.If(last_layer):
-                for c, total in enumerate(class_sums):
-                    with m.If(wb_group == c // lanes):
-                        m.d.sync += total.eq(total + counts[c % lanes])
+        with m.If(live_pending & (group_max > cmax_cur)):
+            m.d.sync += cmax_cur.eq(group_max)
+        with m.If(wb_pending & last_layer):
+            for c, total in enumerate(class_sums):
+                with m.If(wb_group == c // lanes):
+                    m.d.sync += total.eq(total + counts[c % lanes])
 
         # Feature-memory writes: spike counts during a run, host features while loading.
         write_lane_data = Signal(store_width)
@@ -407,6 +565,7 @@ class SpikeGNNCore(wiring.Component):
                         with m.Case(Opcode.LOAD_GRAPH):
                             m.d.sync += [
                                 load_nodes.eq(argument),
+                                load_nodes_last.eq(argument - 1),
                                 graph_valid.eq(0),
                                 bad_argument.eq((argument == 0) | (argument > cfg.max_nodes)),
                                 bad_index.eq(0),
@@ -415,6 +574,7 @@ class SpikeGNNCore(wiring.Component):
                         with m.Case(Opcode.LOAD_FEATURES):
                             m.d.sync += [
                                 load_nodes.eq(argument),
+                                load_nodes_last.eq(argument - 1),
                                 features_valid.eq(0),
                                 bad_argument.eq((argument == 0) | (argument > cfg.max_nodes)),
                                 bad_value.eq(0),
@@ -437,7 +597,7 @@ class SpikeGNNCore(wiring.Component):
                                     running.eq(1),
                                     cycles.eq(0),
                                     layer.eq(0),
-                                    cmax_prev.eq(0),
+                                    cmax_cur.eq(0),
                                 ]
                                 m.d.sync += [total.eq(0) for total in class_sums]
                                 m.next = "LAYER_START"
@@ -466,9 +626,9 @@ class SpikeGNNCore(wiring.Component):
                     )
                 with m.If(accept):
                     m.d.sync += weight_left.eq(weight_left - 1)
-                    with m.If(weight_col == weight_in - 1):
+                    with m.If(weight_col == weight_in_last):
                         m.d.sync += weight_col.eq(0)
-                        with m.If(weight_row == weight_out - 1):
+                        with m.If(weight_row == weight_out_last):
                             m.d.sync += [
                                 weight_row.eq(0),
                                 weight_lane.eq(0),
@@ -495,6 +655,7 @@ class SpikeGNNCore(wiring.Component):
                 with m.If(accept):
                     m.d.sync += [
                         load_edges.eq(command),
+                        load_edges_last.eq(command - 1),
                         load_count.eq(0),
                         load_offset.eq(0),
                     ]
@@ -519,7 +680,7 @@ class SpikeGNNCore(wiring.Component):
                     m.d.sync += [load_offset.eq(offset_after), load_count.eq(load_count + 1)]
                     with m.If(command > cfg.max_nodes):
                         m.d.sync += bad_argument.eq(1)
-                    with m.If(load_count == load_nodes - 1):
+                    with m.If(load_count == load_nodes_last):
                         with m.If(offset_after != load_edges):
                             m.d.sync += bad_argument.eq(1)
                         m.d.sync += load_count.eq(0)
@@ -539,7 +700,7 @@ class SpikeGNNCore(wiring.Component):
                     m.d.sync += load_count.eq(load_count + 1)
                     with m.If(command >= load_nodes):
                         m.d.sync += bad_index.eq(1)
-                    with m.If(load_count == load_edges - 1):
+                    with m.If(load_count == load_edges_last):
                         m.next = "LOAD_GRAPH_DONE"
 
             with m.State("LOAD_GRAPH_DONE"):
@@ -552,6 +713,7 @@ class SpikeGNNCore(wiring.Component):
                     reply_word.eq(status(Opcode.LOAD_GRAPH, code)),
                     graph_valid.eq(~bad_argument & ~bad_index),
                     graph_nodes.eq(load_nodes),
+                    graph_nodes_last.eq(load_nodes_last),
                 ]
                 m.next = "REPLY"
 
@@ -573,7 +735,7 @@ class SpikeGNNCore(wiring.Component):
                             feature_lane.eq(0),
                             feature_node.eq(feature_node + 1),
                         ]
-                        with m.If(feature_node == load_nodes - 1):
+                        with m.If(feature_node == load_nodes_last):
                             m.next = "LOAD_FEATURES_DONE"
                     with m.Else():
                         m.d.sync += feature_col.eq(feature_col + 1)
@@ -600,17 +762,33 @@ class SpikeGNNCore(wiring.Component):
             # ---- inference -----------------------------------------------------------------
             with m.State("LAYER_START"):
                 m.d.comb += [lfsr.reload.eq(1) for lfsr in lfsrs]
-                m.d.sync += [node.eq(0), cmax_cur.eq(0), norm_step.eq(0)]
-                m.next = "LAYER_NORM"
+                # cmax_cur is final here: the last write-back folds it in during LAYER_END.
+                m.d.sync += [
+                    node.eq(0),
+                    cmax_prev.eq(cmax_cur),
+                    cmax_cur.eq(0),
+                    norm_a.eq(0),
+                    norm_b.eq(0),
+                    norm_a_value.eq(0),  # table[cmax, 0] = 0
+                ]
+                with m.If(layer == 0):
+                    m.next = "NODE_START"
+                with m.Else():
+                    m.next = "LAYER_NORM"
 
             with m.State("LAYER_NORM"):
-                # Row cmax_prev of the normalisation table into registers: T + 2 clocks.
-                m.d.comb += norm_rd.addr.eq(cmax_prev * (T + 1) + norm_step)
-                m.d.sync += norm_step.eq(norm_step + 1)
-                with m.If(norm_step != 0):
-                    m.d.sync += norm_row[norm_step - 1].eq(norm_rd.data)
-                with m.If(norm_step == T + 1):
-                    m.next = "NODE_START"
+                # Row cmax_prev of the table into the pair tables: (T + 1)**2 + 1 clocks.
+                m.d.comb += norm_rd.addr.eq(cmax_prev * (T + 1) + norm_b)
+                m.d.sync += [norm_loading.eq(1), norm_a_d.eq(norm_a), norm_b_d.eq(norm_b)]
+                with m.If(norm_b == T):
+                    m.d.sync += [norm_b.eq(0), norm_a.eq(norm_a + 1)]
+                    with m.If(norm_a == T):
+                        m.next = "LAYER_NORM_LAST"
+                with m.Else():
+                    m.d.sync += norm_b.eq(norm_b + 1)
+
+            with m.State("LAYER_NORM_LAST"):
+                m.next = "NODE_START"
 
             with m.State("NODE_START"):
                 m.d.comb += node_rd.addr.eq(node)
@@ -622,6 +800,7 @@ class SpikeGNNCore(wiring.Component):
                 m.d.sync += [
                     node_offset.eq(node_rd.data[:edge_bits]),
                     node_degree.eq(degree),
+                    node_degree_last.eq(degree - 1),
                     isolated.eq(degree == 0),
                 ]
                 m.next = "NODE_RECIP"
@@ -645,80 +824,102 @@ class SpikeGNNCore(wiring.Component):
                 m.d.sync += [
                     a1_valid.eq(1),
                     a1_first.eq(agg_edge == 0),
-                    a1_last.eq(agg_edge == node_degree - 1),
+                    a1_last.eq(agg_edge == node_degree_last),
                     a1_group.eq(agg_group),
                 ]
-                with m.If(agg_edge == node_degree - 1):
+                with m.If(agg_edge == node_degree_last):
                     m.d.sync += [agg_edge.eq(0), agg_group.eq(agg_group + 1)]
-                    with m.If(agg_group == layer_gin - 1):
+                    with m.If(agg_group == layer_gin_last):
                         m.next = "AGGREGATE_DRAIN"
                 with m.Else():
                     m.d.sync += agg_edge.eq(agg_edge + 1)
 
             with m.State("AGGREGATE_DRAIN"):
                 m.d.comb += in_aggregation.eq(1)
-                with m.If(mac.done & (mac.done_tag == layer_gin - 1)):
+                with m.If(mac.done & (mac.done_tag == layer_gin_last)):
                     m.next = "PROJECT"
 
             with m.State("PROJECT"):
-                m.d.comb += [agg_rd.addr.eq(proj_word), weight_rd.addr.eq(proj_waddr)]
+                m.d.comb += [
+                    stage_rd.addr.eq(Cat(proj_word[:group_bits], Const(0, 1))),
+                    weight_rd.addr.eq(proj_waddr),
+                ]
                 m.d.sync += [
                     p1_valid.eq(1),
                     p1_first.eq(proj_col == 0),
-                    p1_last.eq(proj_col == layer_in - 1),
+                    p1_last.eq(proj_col == layer_in_last),
                     p1_group.eq(proj_group),
                     p1_lane.eq(proj_lane),
                     proj_waddr.eq(proj_waddr + 1),
                 ]
-                with m.If(proj_col == layer_in - 1):
+                with m.If(proj_col == layer_in_last):
                     m.d.sync += [
                         proj_col.eq(0),
                         proj_word.eq(0),
                         proj_lane.eq(0),
                         proj_group.eq(proj_group + 1),
                     ]
-                    with m.If(proj_group == layer_gout - 1):
+                    with m.If(proj_group == layer_gout_last):
                         m.next = "PROJECT_DRAIN"
                 with m.Else():
                     m.d.sync += proj_col.eq(proj_col + 1)
                     _next_lane(m, proj_lane, proj_word, lanes)
 
             with m.State("PROJECT_DRAIN"):
-                with m.If(mac.done & (mac.done_tag == layer_gout - 1)):
+                with m.If(mac.done & (mac.done_tag == layer_gout_last)):
                     m.d.sync += [lif_group.eq(0), lif_step.eq(0)]
                     m.next = "LIF_FETCH"
 
             with m.State("LIF_FETCH"):
-                m.d.comb += prob_rd.addr.eq(0)
+                m.d.comb += stage_rd.addr.eq(Cat(Const(0, group_bits), Const(1, 1)))
+                m.d.sync += [
+                    drawing.eq(1),
+                    draw_addr.eq(0),
+                    lif_wait.eq(Mux(layer_gout > 1, T - 1, 0)),
+                    lif_left.eq(layer_steps),
+                    enter_slot.eq(0),
+                    enter_step.eq(0),
+                    enter_round.eq(0),
+                    enter_base.eq(0),
+                ]
                 m.next = "LIF_RUN"
 
             with m.State("LIF_RUN"):
-                m.d.comb += [lif_active.eq(1), lif_first.eq(lif_step == 0)]
-                m.d.comb += prob_rd.addr.eq(Mux(lif_step == T - 1, lif_group + 1, lif_group))
-                with m.If(lif_step == T - 1):
-                    m.d.sync += [
-                        lif_step.eq(0),
-                        lif_group.eq(lif_group + 1),
-                        wb_pending.eq(1),
-                        wb_group.eq(lif_group),
-                    ]
-                    with m.If(lif_group == layer_gout - 1):
-                        m.next = "NODE_NEXT"
+                # Draws from the first clock; integration once slot 1's first spike is drawn.
+                fetch = Mux(lif_step == T - 1, lif_group + 1, lif_group)
+                m.d.comb += stage_rd.addr.eq(Cat(fetch[:group_bits], Const(1, 1)))
+                with m.If(lif_wait != 0):
+                    m.d.sync += lif_wait.eq(lif_wait - 1)
                 with m.Else():
-                    m.d.sync += lif_step.eq(lif_step + 1)
+                    m.d.comb += entering.eq(1)
+                    m.d.sync += lif_left.eq(lif_left - 1)
+                    with m.If(lif_left == 1):
+                        m.next = "LIF_DRAIN"
+
+            with m.State("LIF_DRAIN"):
+                # The last step entered finishes two clocks after it entered.
+                m.d.sync += lif_wait.eq(lif_wait + 1)
+                with m.If(lif_wait == 1):
+                    m.next = "NODE_NEXT"
 
             with m.State("NODE_NEXT"):
                 m.d.sync += node.eq(node + 1)
-                with m.If(node == graph_nodes - 1):
+                with m.If(node == graph_nodes_last):
                     m.next = "LAYER_END"
                 with m.Else():
                     m.next = "NODE_START"
 
             with m.State("LAYER_END"):
-                m.d.sync += [cmax_prev.eq(cmax_cur), layer.eq(layer + 1)]
+                m.d.sync += [layer.eq(layer + 1), fold_wait.eq(0)]
                 with m.If(last_layer):
                     m.next = "READOUT"
                 with m.Else():
+                    m.next = "LAYER_FOLD" if fold_clocks else "LAYER_START"
+
+            with m.State("LAYER_FOLD"):
+                # The last group's maximum is still on its way through the tree.
+                m.d.sync += fold_wait.eq(fold_wait + 1)
+                with m.If(fold_wait == fold_clocks - 1):
                     m.next = "LAYER_START"
 
             with m.State("READOUT"):
@@ -756,7 +957,7 @@ class SpikeGNNCore(wiring.Component):
                             out_lane.eq(0),
                             out_node.eq(out_node + 1),
                         ]
-                        with m.If(out_node == graph_nodes - 1):
+                        with m.If(out_node == graph_nodes_last):
                             m.next = "CLASS_SEND"
                         with m.Else():
                             m.next = "COUNT_FETCH"

@@ -1,86 +1,100 @@
-"""Leaky integrate-and-fire neuron of one lane: one timestep a clock, reset by subtraction.
+"""Leaky integrate-and-fire lane: the membrane update around a borrowed, pipelined multiplier.
 
-Matches :func:`golden.fixed.encode_and_integrate` step for step.
+Matches :func:`golden.fixed.encode_and_integrate` step for step; two neurons share a lane.
 """
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import CoreConfig
 
-__all__ = ["LIFNeuron"]
+__all__ = ["LIFLane"]
 
 
-class LIFNeuron(wiring.Component):
-    """One lane's LIF neuron with its rate-encoder comparison.
+class LIFLane(wiring.Component):
+    """One lane's LIF update; the leak multiplication happens outside, in the MAC array.
 
-    On every clock with ``step`` high it runs one timestep::
+    The membrane travels round a ring of two registers: the multiplier's operand register
+    and its product register (:class:`hdl.mac.MACArray`). ``operand`` goes to the multiplier
+    (times ``leak_q``), and two clocks later its product comes back on ``product``, when the
+    lane finishes that timestep::
 
-        s     = draw < probability
-        v     = ((v * leak_q) >> leak_frac_bits) + s * input_gain_q   # v = 0 when first
+        v     = (product >> leak_frac_bits) + spike_in * input_gain_q
         spike = v >= threshold_q
-        v     = v - spike * threshold_q
-        count = count + spike                                         # count = 0 when first
+        v     = v - spike * threshold_q          # -> membrane, and operand for the next step
+        count = count + spike                    # -> count
+
+    so one neuron steps every other clock, and two neurons (slots) alternate. The spike
+    count of each timestep in flight rides along in two registers. With ``start`` high the
+    neuron entering the ring on this clock starts at rest: ``operand`` is 0 and its count
+    starts from 0.
 
     Parameters
     ----------
     config : CoreConfig
+    product_width : int
+        Width of the signed ``product`` input.
 
     Attributes
     ----------
-    step : In(1)
-        Run one timestep on the next edge.
-    first : In(1)
-        This timestep starts a neuron: the membrane and the count start from 0.
-    probability : In(prob_bits + 1)
-        Spike probability of the input, 0 to ``2**prob_bits``.
-    draw : In(prob_bits)
-        The lane's LFSR draw for this timestep.
-    count : Out(count_width)
-        Spikes fired since ``first``.
+    product : In(signed(product_width))
+        ``membrane * leak_q`` of the timestep finishing on this clock.
+    spike_in : In(1)
+        Its input spike (``draw < probability``).
+    start : In(1)
+        The neuron entering the ring on this clock is a new one.
+    operand : Out(membrane_width)
+        Membrane entering the multiplier on this clock: 0 with ``start``, else ``membrane``.
     membrane : Out(membrane_width)
-        Membrane after the last timestep (after any reset).
+        Membrane after the timestep finishing on this clock (after any reset).
+    count : Out(count_width)
+        Spikes of that neuron up to and including this timestep.
     """
 
-    def __init__(self, config: CoreConfig):
+    def __init__(self, config: CoreConfig, product_width: int):
         self.config = config
         super().__init__(
             {
-                "step": In(1),
-                "first": In(1),
-                "probability": In(config.prob_bits + 1),
-                "draw": In(config.prob_bits),
-                "count": Out(config.count_width),
+                "product": In(signed(product_width)),
+                "spike_in": In(1),
+                "start": In(1),
+                "operand": Out(config.membrane_width),
                 "membrane": Out(config.membrane_width),
+                "count": Out(config.count_width),
             }
         )
 
     def elaborate(self, platform):
         m = Module()
         config = self.config
+        width = config.membrane_width
+        gain, threshold = config.input_gain_q, config.threshold_q
 
-        membrane = Signal(unsigned(config.membrane_width))
-        count = Signal(unsigned(config.count_width))
-        previous = Mux(self.first, 0, membrane)
-        previous_count = Mux(self.first, 0, count)
-
-        decayed = Signal(unsigned(config.membrane_width))
-        charged = Signal(unsigned(config.membrane_width))
+        # The two sums the comparison chooses between, side by side: `charged` and
+        # `charged - threshold`; the sign of the second is the comparison.
+        sum_width = max(width, threshold.bit_length(), gain.bit_length()) + 2
+        decayed = Signal(unsigned(width))
+        kept = Signal(signed(sum_width))
+        reset = Signal(signed(sum_width))
         fired = Signal()
         m.d.comb += [
-            decayed.eq((previous * config.leak_q) >> config.leak_frac_bits),
-            charged.eq(decayed + Mux(self.draw < self.probability, config.input_gain_q, 0)),
-            fired.eq(charged >= config.threshold_q),
+            decayed.eq(self.product[config.leak_frac_bits :]),
+            kept.eq(decayed + Mux(self.spike_in, gain, 0)),
+            reset.eq(decayed + Mux(self.spike_in, gain - threshold, -threshold)),
+            fired.eq(~reset[-1]),
+            self.membrane.eq(Mux(fired, reset, kept)),
         ]
 
-        with m.If(self.step):
-            m.d.sync += [
-                membrane.eq(charged - Mux(fired, config.threshold_q, 0)),
-                count.eq(previous_count + fired),
-            ]
-
-        m.d.comb += [self.count.eq(count), self.membrane.eq(membrane)]
+        # Count before the timestep, for the neuron in the operand and the product register.
+        count_operand = Signal(unsigned(config.count_width))
+        count_product = Signal(unsigned(config.count_width))
+        m.d.comb += self.count.eq(count_product + fired)
+        m.d.sync += [
+            count_operand.eq(Mux(self.start, 0, self.count)),
+            count_product.eq(count_operand),
+        ]
+        m.d.comb += self.operand.eq(Mux(self.start, 0, self.membrane))
         return m

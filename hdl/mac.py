@@ -1,12 +1,13 @@
 """Multiply-accumulate array: ``lanes`` signed MACs that share first/last framing.
 
 The core uses it twice per node: neighbour features times the degree reciprocal
-(:func:`golden.fixed.aggregate`), then aggregates times weights (:func:`golden.fixed.project`).
+(:func:`golden.fixed.aggregate`), then aggregates times weights (:func:`golden.fixed.project`);
+in between, the LIF lanes borrow its multipliers for the leak (:mod:`hdl.lif`).
 """
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,28 +17,50 @@ __all__ = ["MACArray"]
 
 
 class MACArray(wiring.Component):
-    """``lanes`` pipelined multiply-accumulate units.
+    """``lanes`` pipelined multiply-accumulate units: operand registers, then the sums.
 
-    A product enters on every clock with ``valid`` high. ``first`` starts a new sum,
-    ``last`` ends it; ``tag`` travels with the operands. Two clocks after the clock that
-    presents the last product, ``done`` is high for one clock with the finished sums on
-    ``acc`` and the last product's ``tag`` on ``done_tag``. Sums never overflow:
-    ``accumulator_width`` holds the configured value ranges of the core's operands (see
-    ``docs/fixed_point.md``), not every pair of ``operand_width``-bit values.
+    An operand pair enters on every clock; with ``valid`` high it joins a sum. ``first``
+    starts a new sum, ``last`` ends it; ``tag`` travels with the operands. :attr:`LATENCY`
+    clocks after the clock that presents the last operands, ``done`` is high for one clock
+    with the finished sums on ``acc`` and the last operands' ``tag`` on ``done_tag``. Sums
+    never overflow: ``accumulator_width`` holds the configured value ranges of the core's
+    operands (see ``docs/fixed_point.md``), not every pair of ``operand_width``-bit values.
+
+    The operand registers and the sums have no reset, so Yosys puts them, with the multiplier
+    and the adder, inside the iCE40 ``SB_MAC16``. With ``valid`` and ``first`` high on every
+    clock, ``acc`` is the product of the operands presented two clocks earlier: that is how
+    the LIF lanes use the multipliers while no sum runs (``acc`` is then wide enough for the
+    leak product as well).
 
     Parameters
     ----------
     config : CoreConfig
     operand_width : int
-        Signed width of both operands.
+        Signed width of operand ``a`` (and of ``b`` unless ``b_width`` is given).
     tag_width : int
         Width of the tag.
+    b_width : int, optional
+        Signed width of operand ``b``.
+
+    Notes
+    -----
+    Yosys puts the sum into the ``SB_MAC16`` only when no two bits of an operand register
+    are copies of each other: give each operand the width its widest value needs, no more.
     """
 
-    def __init__(self, config: CoreConfig, operand_width: int, tag_width: int):
+    #: Clocks from the clock that presents the last operands to the clock with ``done`` high,
+    #: and from operands to their product on ``acc`` when they start a sum.
+    LATENCY = 2
+
+    def __init__(
+        self, config: CoreConfig, operand_width: int, tag_width: int, b_width: int | None = None
+    ):
         self.config = config
+        self.operand_width = operand_width
+        self.b_width = operand_width if b_width is None else b_width
         lanes = config.lanes
-        acc = signed(config.accumulator_width)
+        leak_product = config.membrane_width + config.leak_q.bit_length() + 1
+        self.sum_width = max(config.accumulator_width, leak_product)
         super().__init__(
             {
                 "valid": In(1),
@@ -45,42 +68,41 @@ class MACArray(wiring.Component):
                 "last": In(1),
                 "tag": In(tag_width),
                 "a": In(signed(operand_width)).array(lanes),
-                "b": In(signed(operand_width)).array(lanes),
+                "b": In(signed(self.b_width)).array(lanes),
                 "done": Out(1),
                 "done_tag": Out(tag_width),
-                "acc": Out(acc).array(lanes),
+                "acc": Out(signed(self.sum_width)).array(lanes),
             }
         )
 
     def elaborate(self, platform):
         m = Module()
         config = self.config
-        width = config.accumulator_width
 
-        product_valid = Signal()
-        product_first = Signal()
-        product_last = Signal()
-        product_tag = Signal.like(self.tag)
+        operand_valid = Signal()
+        operand_first = Signal()
+        operand_last = Signal()
+        operand_tag = Signal.like(self.tag)
         m.d.sync += [
-            product_valid.eq(self.valid),
-            product_first.eq(self.first),
-            product_last.eq(self.last),
-            product_tag.eq(self.tag),
+            operand_valid.eq(self.valid),
+            operand_first.eq(self.first),
+            operand_last.eq(self.last),
+            operand_tag.eq(self.tag),
         ]
 
         sum_last = Signal()
         sum_tag = Signal.like(self.tag)
-        m.d.sync += [sum_last.eq(product_valid & product_last), sum_tag.eq(product_tag)]
+        m.d.sync += [sum_last.eq(operand_valid & operand_last), sum_tag.eq(operand_tag)]
 
         for lane in range(config.lanes):
-            product = Signal(signed(width), name=f"product_{lane}")
-            total = Signal(signed(width), name=f"acc_{lane}")
-            m.d.sync += product.eq(self.a[lane] * self.b[lane])
-            with m.If(product_valid):
-                with m.If(product_first):
-                    m.d.sync += total.eq(product)
-                with m.Else():
-                    m.d.sync += total.eq(total + product)
+            a = Signal(signed(self.operand_width), name=f"a_{lane}", reset_less=True)
+            b = Signal(signed(self.b_width), name=f"b_{lane}", reset_less=True)
+            total = Signal(signed(self.sum_width), name=f"acc_{lane}", reset_less=True)
+            m.d.sync += [a.eq(self.a[lane]), b.eq(self.b[lane])]
+            # One adder with a zeroed feedback, not a load multiplexer: this form fits the
+            # SB_MAC16 accumulator.
+            with m.If(operand_valid):
+                m.d.sync += total.eq(Mux(operand_first, 0, total) + a * b)
             m.d.comb += self.acc[lane].eq(total)
 
         m.d.comb += [self.done.eq(sum_last), self.done_tag.eq(sum_tag)]

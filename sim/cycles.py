@@ -12,17 +12,38 @@ from golden.config import CoreConfig
 
 __all__ = [
     "AGGREGATE_DRAIN",
+    "LIF_DRAIN",
     "PROJECT_DRAIN",
+    "lif_cycles",
+    "fold_cycles",
     "lower_bound_cycles",
+    "norm_load_cycles",
     "predict_cycles",
     "projection_busy",
 ]
 
 #: Clocks from the last aggregation issue to its finished sum: edge read, feature read,
-#: product, accumulate.
-AGGREGATE_DRAIN = 4
-#: Clocks from the last projection issue to its finished sum: operand read, product, accumulate.
+#: normalisation read, operand register, accumulate.
+AGGREGATE_DRAIN = 5
+#: Clocks from the last projection issue to its finished sum: operand read, operand register,
+#: accumulate.
 PROJECT_DRAIN = 3
+#: Clocks from the last LIF step entering the multipliers to its finished update.
+LIF_DRAIN = 2
+
+
+def lif_cycles(config: CoreConfig, groups_out: int) -> int:
+    """Clocks of a node's LIF phase: ``LIF_FETCH``, ``LIF_RUN`` and ``LIF_DRAIN``.
+
+    One clock reads group 0's probabilities. Then the draws run one (group, timestep) a clock,
+    and the lanes integrate two groups at a time, a timestep every other clock each, on the
+    MAC array's multipliers: ``2 T`` clocks for each round of two groups. With two groups or
+    more, integration starts ``T - 1`` clocks after the draws, when slot 1's first draw is in.
+    """
+    timesteps = config.timesteps
+    wait = timesteps - 1 if groups_out > 1 else 0
+    rounds = -(-groups_out // 2)
+    return 1 + wait + 2 * timesteps * rounds + LIF_DRAIN
 
 
 def node_cycles(config: CoreConfig, layer: int, degree: np.ndarray) -> np.ndarray:
@@ -30,8 +51,8 @@ def node_cycles(config: CoreConfig, layer: int, degree: np.ndarray) -> np.ndarra
 
     ``NODE_START``, ``NODE_READ`` and ``NODE_RECIP`` take one clock each; aggregation issues one
     neighbour word a clock (``degree * G_in``) and drains; isolated nodes skip it. Projection
-    issues ``G_out * in`` products and drains; the LIF lanes fetch once and then run ``T``
-    clocks a group; ``NODE_NEXT`` takes one.
+    issues ``G_out * in`` products and drains; the LIF phase takes :func:`lif_cycles`;
+    ``NODE_NEXT`` takes one.
     """
     width_in = config.layer_dims[layer]
     width_out = config.layer_dims[layer + 1]
@@ -40,21 +61,49 @@ def node_cycles(config: CoreConfig, layer: int, degree: np.ndarray) -> np.ndarra
     degree = np.asarray(degree, dtype=np.int64)
     aggregation = np.where(degree > 0, degree * groups_in + AGGREGATE_DRAIN, 0)
     projection = groups_out * width_in + PROJECT_DRAIN
-    lif = 1 + groups_out * config.timesteps
+    lif = lif_cycles(config, groups_out)
     return 3 + aggregation + projection + lif + 1
+
+
+def norm_load_cycles(config: CoreConfig, layer: int) -> int:
+    """Clocks of ``LAYER_NORM``: none for layer 0, else ``(T + 1)**2 + 1``.
+
+    Every layer after the first writes the row ``cmax`` of the normalisation table into the
+    two-lane lookup tables, one (count, count) pair a clock, plus one clock for the last write.
+    """
+    return 0 if layer == 0 else (config.timesteps + 1) ** 2 + 1
+
+
+def fold_cycles(config: CoreConfig) -> int:
+    """Clocks of ``LAYER_FOLD`` between two layers: the pipeline registers of the lane maximum.
+
+    The maximum of a group's ``lanes`` counts is a tree of comparisons registered after every
+    second level; each register past the first delays the layer's final ``cmax`` by a clock.
+    """
+    width, depth, registers = config.lanes, 0, 0
+    while width > 1:
+        depth += 1
+        width = -(-width // 2)
+        if depth % 2 == 0 and width > 1:
+            registers += 1
+    return registers
 
 
 def predict_cycles(config: CoreConfig, adjacency) -> int:
     """Clock count the core reports for one inference on ``adjacency``.
 
     Counted from the clock after ``RUN`` is accepted to the clock the class is known: per layer
-    one clock to reseed the LFSRs, ``T + 2`` to load the normalisation row, every node, one to
-    close the layer; then one for the readout.
+    one clock to reseed the LFSRs, :func:`norm_load_cycles` to load the normalisation row,
+    every node, one to close the layer and, before the next layer, :func:`fold_cycles`; then
+    one for the readout.
     """
     degree = np.asarray(adjacency).sum(axis=1)
     total = 1
     for layer in range(config.n_layers):
-        total += 1 + (config.timesteps + 2) + int(node_cycles(config, layer, degree).sum()) + 1
+        nodes = int(node_cycles(config, layer, degree).sum())
+        total += 1 + norm_load_cycles(config, layer) + nodes + 1
+        if layer < config.n_layers - 1:
+            total += fold_cycles(config)
     return total
 
 

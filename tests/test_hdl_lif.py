@@ -1,8 +1,9 @@
-"""Amaranth-simulator tests of hdl/lif.py: the LIF neuron against the golden model's recurrence.
+"""Amaranth-simulator tests of hdl/lif.py: LIF lanes against the golden model's recurrence.
 
-Several neurons run side by side, each through a run of random neurons of ``T`` timesteps
-(``first`` on the first), with idle clocks of random inputs between the steps. After every step
-the count and the membrane must equal a direct Python model of the formulas in
+Each lane runs in the ring the core builds around it: its ``operand`` goes through an operand
+register and a product register (times ``leak_q``), as in :class:`hdl.mac.MACArray`, and comes
+back on ``product`` two clocks later, so two neurons (slots) alternate clock by clock. After
+every step the count and the membrane must equal a direct Python model of the formulas in
 :func:`golden.fixed.encode_and_integrate`, and the final counts must equal that function's.
 """
 
@@ -10,12 +11,12 @@ import os
 
 import numpy as np
 import pytest
-from amaranth import Module
+from amaranth import Module, Signal, signed
 from amaranth.sim import Simulator
 
 from golden.config import CoreConfig
 from golden.fixed import encode_and_integrate
-from hdl.lif import LIFNeuron
+from hdl.lif import LIFLane
 
 #: Base seed of every random choice here; set SPIKEGNN_TEST_SEED to explore other patterns.
 SEED = int(os.environ.get("SPIKEGNN_TEST_SEED", "20250601"))
@@ -40,8 +41,10 @@ CASES = [
 ]
 IDS = ["-".join(f"{value:.4g}" for value in case.values()) for case in CASES]
 
-#: Neurons simulated side by side, and neurons each of them runs in sequence.
-PARALLEL = 8
+#: Neurons simulated side by side (lanes x 2 slots; row ``2 * lane + slot``), and neurons each
+#: of them runs in sequence.
+LANES = 4
+PARALLEL = 2 * LANES
 NEURONS = 24
 
 
@@ -75,58 +78,77 @@ def random_stimulus(config: CoreConfig, rng) -> tuple[np.ndarray, np.ndarray]:
     return probability, draws
 
 
-def simulate(config: CoreConfig, probability: np.ndarray, draws: np.ndarray, rng):
-    """Run the neurons and record count and membrane of each after every step.
+def ring(config: CoreConfig, lanes: int):
+    """``lanes`` LIF lanes, each behind an operand and a product register (times ``leak_q``)."""
+    m = Module()
+    width = max(config.membrane_width, config.leak_q.bit_length()) + 1
+    dut = []
+    for index in range(lanes):
+        lane = LIFLane(config, 2 * width)
+        m.submodules[f"lif_{index}"] = lane
+        operand = Signal(signed(width), name=f"operand_{index}")
+        product = Signal(signed(2 * width), name=f"product_{index}")
+        m.d.sync += [operand.eq(lane.operand), product.eq(operand * config.leak_q)]
+        m.d.comb += lane.product.eq(product)
+        dut.append(lane)
+    return m, dut
+
+
+def run_ring(config: CoreConfig, spikes: np.ndarray, starts: np.ndarray):
+    """Step every lane's two slots through ``spikes`` and record each step's result.
+
+    Parameters
+    ----------
+    spikes, starts : ndarray of shape (lanes, 2, steps)
+        Input spike and "this step starts a neuron" of every slot's steps, in order.
 
     Returns
     -------
-    counts, membranes : ndarray of shape (PARALLEL, NEURONS, T)
+    counts, membranes : ndarray of shape (lanes, 2, steps)
+        Count and membrane of the lane after each step.
     """
-    m = Module()
-    neurons = [LIFNeuron(config) for _ in range(PARALLEL)]
-    for index, neuron in enumerate(neurons):
-        m.submodules[f"lif_{index}"] = neuron
-    steps = config.timesteps
-    counts = np.full(draws.shape, -1, dtype=np.int64)
-    membranes = np.full(draws.shape, -1, dtype=np.int64)
-    total = NEURONS * steps
-    one = config.probability_one
+    lanes, _, steps = spikes.shape
+    m, dut = ring(config, lanes)
+    counts = np.full(spikes.shape, -1, dtype=np.int64)
+    membranes = np.full(spikes.shape, -1, dtype=np.int64)
 
     async def testbench(ctx):
-        done = [0] * PARALLEL
-        while min(done) < total:
-            stepping = []
-            for lane, neuron in enumerate(neurons):
-                # Each lane steps on about two clocks in three, idle on the others.
-                if done[lane] < total and rng.random() < 0.7:
-                    n, t = divmod(done[lane], steps)
-                    ctx.set(neuron.step, 1)
-                    ctx.set(neuron.first, int(t == 0))
-                    ctx.set(neuron.probability, int(probability[lane, n]))
-                    ctx.set(neuron.draw, int(draws[lane, n, t]))
-                    stepping.append(lane)
-                else:
-                    # Idle: every other input is random and must change nothing.
-                    ctx.set(neuron.step, 0)
-                    ctx.set(neuron.first, int(rng.integers(2)))
-                    ctx.set(neuron.probability, int(rng.integers(one + 1)))
-                    ctx.set(neuron.draw, int(rng.integers(one)))
-            before = [(ctx.get(n.count), ctx.get(n.membrane)) for n in neurons]
+        # Clock c: step c // 2 of slot c % 2 enters; the step that entered on c - 2 finishes.
+        for clock in range(2 * steps + 2):
+            slot = clock % 2
+            entering, finishing = clock // 2, clock // 2 - 1
+            for lane, unit in enumerate(dut):
+                start = starts[lane, slot, entering] if entering < steps else 0
+                spike = spikes[lane, slot, finishing] if finishing >= 0 else 0
+                ctx.set(unit.start, int(start))
+                ctx.set(unit.spike_in, int(spike))
+            if finishing >= 0:
+                for lane, unit in enumerate(dut):
+                    counts[lane, slot, finishing] = ctx.get(unit.count)
+                    membranes[lane, slot, finishing] = ctx.get(unit.membrane)
             await ctx.tick()
-            for lane, neuron in enumerate(neurons):
-                after = (ctx.get(neuron.count), ctx.get(neuron.membrane))
-                if lane in stepping:
-                    n, t = divmod(done[lane], steps)
-                    counts[lane, n, t], membranes[lane, n, t] = after
-                    done[lane] += 1
-                else:
-                    assert after == before[lane], f"lane {lane} changed without step"
 
     sim = Simulator(m)
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
     sim.run()
     return counts, membranes
+
+
+def simulate(config: CoreConfig, probability: np.ndarray, draws: np.ndarray):
+    """Run the neurons in the ring and record count and membrane of each after every step.
+
+    Returns
+    -------
+    counts, membranes : ndarray of shape (PARALLEL, NEURONS, T)
+    """
+    steps = config.timesteps
+    spikes = (draws < probability[..., None]).reshape(LANES, 2, NEURONS * steps)
+    starts = np.zeros(spikes.shape, dtype=bool)
+    starts[..., ::steps] = True
+    counts, membranes = run_ring(config, spikes, starts)
+    shape = (PARALLEL, NEURONS, steps)
+    return counts.reshape(shape), membranes.reshape(shape)
 
 
 def model(config: CoreConfig, probability: np.ndarray, draws: np.ndarray):
@@ -147,7 +169,7 @@ def test_lif_matches_the_golden_recurrence(case):
     config = CoreConfig(**CASES[case])
     rng = np.random.default_rng([SEED, case])
     probability, draws = random_stimulus(config, rng)
-    counts, membranes = simulate(config, probability, draws, rng)
+    counts, membranes = simulate(config, probability, draws)
     want_counts, want_membranes = model(config, probability, draws)
     np.testing.assert_array_equal(membranes, want_membranes)
     np.testing.assert_array_equal(counts, want_counts)
@@ -176,31 +198,24 @@ def test_stimulus_exercises_firing():
     assert 0 in fired and max(fired) >= 4
 
 
-def test_first_restarts_membrane_and_count_mid_run():
-    # A neuron driven at p = 1.0 charges every step; `first` must restart it from 0 even while
-    # the membrane and count are non-zero, on any clock.
+def test_start_restarts_membrane_and_count_mid_run():
+    # Neurons of random length, back-to-back starts included, on both slots of every lane:
+    # `start` must restart the entering neuron from rest whatever the membrane and the count
+    # are, and leave the other slot alone.
     config = CoreConfig(tau_mem=2.0, threshold=0.1, timesteps=16)
-    neuron = LIFNeuron(config)
-    seen = []
-    firsts = [1, 0, 0, 1, 0, 1, 1, 0, 0, 0, 1]
-
-    async def testbench(ctx):
-        ctx.set(neuron.step, 1)
-        ctx.set(neuron.probability, config.probability_one)
-        ctx.set(neuron.draw, config.probability_one - 1)
-        for first in firsts:
-            ctx.set(neuron.first, first)
-            await ctx.tick()
-            seen.append((ctx.get(neuron.count), ctx.get(neuron.membrane)))
-
-    sim = Simulator(neuron)
-    sim.add_clock(1e-8)
-    sim.add_testbench(testbench)
-    sim.run()
-    membrane = count = 0
-    for first, got in zip(firsts, seen, strict=True):
-        if first:
-            membrane = count = 0
-        membrane, count = lif_step(membrane, count, True, config)
-        assert got == (count, membrane)
-    assert max(c for c, _ in seen) >= 3
+    rng = np.random.default_rng([SEED, 99])
+    steps = 60
+    spikes = rng.random((LANES, 2, steps)) < 0.8
+    starts = rng.random((LANES, 2, steps)) < 0.2
+    starts[..., 0] = True
+    starts[0, 0, 1:4] = True
+    counts, membranes = run_ring(config, spikes, starts)
+    for lane, slot in np.ndindex(LANES, 2):
+        membrane = count = 0
+        for step in range(steps):
+            if starts[lane, slot, step]:
+                membrane = count = 0
+            membrane, count = lif_step(membrane, count, spikes[lane, slot, step], config)
+            got = (counts[lane, slot, step], membranes[lane, slot, step])
+            assert got == (count, membrane), f"lane {lane}, slot {slot}, step {step}"
+    assert counts.max() >= 3 and membranes.max() > 0

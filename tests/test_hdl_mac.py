@@ -2,12 +2,10 @@
 
 Random signed operands, including the extremes of the operand width, run in frames of random
 length with random idle clocks (random ``first``/``last``/operands while ``valid`` is low).
-``done`` must be high exactly on the clocks two after the clock that presented a frame's
-``last`` product, with every lane's NumPy sum on ``acc`` and that product's tag on ``done_tag``.
-
-Note: the ``MACArray`` docstring says "Three clocks after the last product entered"; the code
-(one product register, then the accumulator) raises ``done`` two clocks after the clock the
-last operands are presented on, and these tests hold it to that.
+``done`` must be high exactly on the clocks ``MACArray.LATENCY`` (2: operand register, then
+the sum) after the clock that presented a frame's ``last`` operands, with every lane's NumPy sum
+on ``acc`` and that product's tag on ``done_tag``. Operands that start a sum on every clock give
+their products on ``acc`` two clocks later (the LIF lanes use the multipliers that way).
 """
 
 import os
@@ -24,7 +22,7 @@ from hdl.mac import MACArray
 SEED = int(os.environ.get("SPIKEGNN_TEST_SEED", "20250601"))
 
 #: Clocks from the clock that presents the ``last`` operands to the clock with ``done`` high.
-LATENCY = 2
+LATENCY = MACArray.LATENCY
 
 DEFAULT = CoreConfig()
 
@@ -225,3 +223,33 @@ def test_done_is_a_single_pulse_for_a_lone_product():
     assert last_cycles == [0]
     assert [done for done, _, _ in outputs] == [0, 0, 1, 0, 0]
     assert outputs[LATENCY][2] == [-21, -55] and outputs[LATENCY][1] == 1
+
+
+def test_products_when_every_clock_starts_a_sum():
+    # valid and first on every clock, as while the LIF lanes borrow the multipliers: acc
+    # holds each clock's products two clocks later, and done never rises.
+    config = CoreConfig(lanes=3)
+    rng = np.random.default_rng([SEED, 7])
+    operands = operand_values(12, rng, (40, 2, config.lanes))
+    dut = MACArray(config, 12, 1)
+    seen, dones = [], []
+
+    async def testbench(ctx):
+        ctx.set(dut.valid, 1)
+        ctx.set(dut.first, 1)
+        for a, b in operands:
+            for lane in range(config.lanes):
+                ctx.set(dut.a[lane], int(a[lane]))
+                ctx.set(dut.b[lane], int(b[lane]))
+            await ctx.tick()
+            seen.append([ctx.get(x) for x in dut.acc])
+            dones.append(ctx.get(dut.done))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    want = [[int(x) * int(y) for x, y in zip(a, b, strict=True)] for a, b in operands]
+    # After the tick ending clock c, acc shows the products of clock c - 1.
+    assert seen[1:] == want[:-1]
+    assert not any(dones)
