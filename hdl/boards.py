@@ -1,4 +1,4 @@
-"""Board tops: the spike GNN core behind a UART byte/word bridge, clocked from a PLL.
+"""Board tops: the spike GNN core behind a framed, CRC-checked UART link, clocked from a PLL.
 
 Two boards are supported:
 
@@ -9,22 +9,17 @@ Two boards are supported:
     Radiona ULX3S with the LFE5U-85F (ECP5, BG381, speed 6). The 25 MHz oscillator on G2 drives
     an ``EHXPLLL``; the FTDI is the UART (FPGA rx M1, tx L4).
 
-The link layer is, for now, the plainest one possible: 8N1 UART bytes, two bytes per 16-bit
-word, most significant byte first, in both directions (:class:`UARTBridge`). A command word
-``0x5000`` (``IDENTIFY``) is sent as the bytes ``0x50 0x00``; each reply word comes back the
-same way. There is no framing, checksum or resynchronisation: a lost byte shifts every later
-word by one byte until the board is reset. A framed, CRC-checked protocol will replace
-:class:`WordAssembler` and :class:`WordSplitter` later; the UART itself will stay.
-
-The host must not send while a ``RUN`` is in progress (from the command until its last reply
-word): the core does not accept words then, and the bridge holds only one word and one byte
-(further bytes are dropped and light the error LED). Loading commands may be streamed at full
-line rate, since the core takes a word every clock while loading.
+The link (:class:`UARTCore`) runs 8N1 UART bytes through :class:`hdl.link.FrameLink`: each host
+frame carries one command with a sync byte, a length and a CRC-16, is buffered whole in block
+RAM and reaches the core only when it checks out; every frame gets one reply frame
+(``docs/protocol.md``). The host sends a frame and waits for its reply before the next one;
+bytes sent meanwhile are dropped and light the error LED. :class:`UARTBridge` is the earlier,
+unframed two-bytes-a-word bridge, kept for tests of the UART alone.
 
 LEDs: ``busy`` (the core's output, high from an accepted ``RUN`` until its class is known) and
-``error`` (sticky: a UART framing error or a byte dropped because the bridge was full; also lit
-while the PLL has not locked). On the iCEBreaker busy is the green LED and error the red one;
-on the ULX3S they are LEDs 0 and 1.
+``error`` (sticky: a UART framing error or overrun, or a byte dropped because the link was busy;
+also lit while the PLL has not locked). On the iCEBreaker busy is the green LED and error the red
+one; on the ULX3S they are LEDs 0 and 1.
 """
 
 from __future__ import annotations
@@ -44,6 +39,7 @@ from amaranth_boards.ulx3s import ULX3S_85F_Platform
 from golden.config import CoreConfig
 
 from .core import SpikeGNNCore
+from .link import FrameLink, timeout_cycles
 
 __all__ = [
     "BOARDS",
@@ -416,10 +412,10 @@ class UARTBridge(wiring.Component):
 
 
 class UARTCore(wiring.Component):
-    """The core behind its UART bridge, as :class:`BoardTop` puts it on every board.
+    """The core behind its framed UART link, as :class:`BoardTop` puts it on every board.
 
     Everything of a board top but the PLL and the pins; simulations of the serial link use it
-    directly.
+    directly, with a small ``divisor`` and ``timeout``.
 
     Parameters
     ----------
@@ -427,6 +423,9 @@ class UARTCore(wiring.Component):
         The core's configuration.
     divisor : int
         Clocks per UART bit (:func:`uart_divisor`).
+    timeout : int, optional
+        Clock cycles allowed between two bytes of a frame (:class:`hdl.link.FrameLink`); by
+        default 20 ms at the clock that gives ``divisor`` at 115200 baud.
 
     Attributes
     ----------
@@ -437,13 +436,14 @@ class UARTCore(wiring.Component):
     busy : Out(1)
         The core's ``busy``.
     error : Out(1)
-        The bridge's sticky ``error``.
+        Sticky: a UART framing error or overrun, or a byte the link dropped while busy.
     core : SpikeGNNCore
     """
 
-    def __init__(self, config: CoreConfig, divisor: int):
+    def __init__(self, config: CoreConfig, divisor: int, timeout: int | None = None):
         self.config = config
         self.divisor = divisor
+        self.timeout = timeout_cycles(divisor * DEFAULT_BAUD) if timeout is None else timeout
         self.core = SpikeGNNCore(config)
         super().__init__(
             {"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1), "error": Out(1)}
@@ -452,15 +452,19 @@ class UARTCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = self.core
-        m.submodules.bridge = bridge = UARTBridge(self.divisor, self.config.word_width)
+        m.submodules.receiver = receiver = UARTReceiver(self.divisor)
+        m.submodules.transmitter = transmitter = UARTTransmitter(self.divisor)
+        m.submodules.frames = frames = FrameLink(self.config, self.timeout)
         m.d.comb += [
-            bridge.rx.eq(self.rx),
-            self.tx.eq(bridge.tx),
+            receiver.rx.eq(self.rx),
+            self.tx.eq(transmitter.tx),
             self.busy.eq(core.busy),
-            self.error.eq(bridge.error),
+            self.error.eq(receiver.overrun | receiver.frame_error | frames.dropped),
         ]
-        wiring.connect(m, bridge.cmd, core.i_cmd)
-        wiring.connect(m, core.o_reply, bridge.reply)
+        wiring.connect(m, receiver.data, frames.rx_bytes)
+        wiring.connect(m, frames.tx_bytes, transmitter.data)
+        wiring.connect(m, frames.cmd, core.i_cmd)
+        wiring.connect(m, core.o_reply, frames.reply)
         return m
 
 
@@ -793,9 +797,9 @@ BOARDS: dict[str, BoardSpec] = {
         platform_class=ICEBreakerPlatform,
         clock_resource="clk12",
         input_mhz=12.0,
-        # The UP5K target: the default configuration does not fit yet, so there is no
-        # measured Fmax to derive it from (docs/synthesis.md).
-        default_clock_mhz=36.0,
+        # Measured Fmax of the default configuration with the framed link: 26.3 to 27.2 MHz,
+        # limited by the link's paths (docs/synthesis.md); 15 % margin.
+        default_clock_mhz=22.875,
         busy_led=1,  # green
         error_led=0,  # red
         constraints_suffix="pcf",
@@ -808,7 +812,7 @@ BOARDS: dict[str, BoardSpec] = {
         platform_class=_ULX3S85FBuildPlatform,
         clock_resource="clk25",
         input_mhz=25.0,
-        default_clock_mhz=40.0,  # measured Fmax 45.4 to 49.5 MHz
+        default_clock_mhz=60.0,  # measured Fmax 69.6 MHz at a 40 MHz target (docs/synthesis.md)
         busy_led=0,
         error_led=1,
         constraints_suffix="lpf",
@@ -851,8 +855,9 @@ class BoardTop(Elaboratable):
 
     Notes
     -----
-    The design is the PLL (``clocking``), :class:`UARTCore` (``link``: the core and its UART
-    bridge) and the pins. The core clock's reset is held until the PLL locks and 15 us more.
+    The design is the PLL (``clocking``), :class:`UARTCore` (``link``: the core and its framed
+    UART link, inter-byte timeout 20 ms) and the pins. The core clock's reset is held until the
+    PLL locks and 15 us more.
     """
 
     def __init__(
@@ -876,7 +881,9 @@ class BoardTop(Elaboratable):
         m.submodules.clocking = clocking = _PLLClocking(spec, self.pll)
         m.domains.sync = sync = ClockDomain("sync")
         m.d.comb += [sync.clk.eq(clocking.clk), sync.rst.eq(clocking.rst)]
-        m.submodules.link = link = UARTCore(self.config, self.divisor)
+        m.submodules.link = link = UARTCore(
+            self.config, self.divisor, timeout_cycles(self.clock_mhz * 1e6)
+        )
 
         uart = platform.request("uart", 0, dir="-")
         m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)

