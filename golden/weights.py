@@ -1,21 +1,5 @@
 """Trained weights on disk: one ``.npz`` file holding a network's float weights, their quantised
 form as the core loads it, the core configuration and how the weights were trained.
-
-The format (version 1), every array stored without pickling:
-
-==================  ===========================================================================
-key                 content
-==================  ===========================================================================
-``format``          the string ``"spikegnn-weights"``
-``version``         format version, an integer (1)
-``config``          the `CoreConfig` as JSON text (:meth:`CoreConfig.to_dict`)
-``metadata``        training metadata as JSON text: dataset, fold, seed, accuracy and so on
-``n_layers``        number of layers ``L``, an integer
-``float_<l>``       float64 weights of layer ``l``, shape ``(in, out)``: ``x @ W`` projects
-``quantised_<l>``   int16 weights of layer ``l``, shape ``(out, in)``, exactly what
-                    `FixedPointModel` and the core's weight memory take:
-                    ``quantize_weights(float_<l>.T, config)``
-==================  ===========================================================================
 """
 
 from __future__ import annotations
@@ -71,6 +55,29 @@ class WeightsFile:
         Training metadata (dataset, fold, seed, accuracy, ...), as saved.
     path : Path or None
         The file it was read from.
+    class_bias : ndarray of shape (C,)
+        Integer added to each class sum before the argmax by a host-side readout; zeros (the
+        core's own readout) unless the weights were trained with a readout bias.
+
+    Notes
+    -----
+    The format (version 1), every array stored without pickling:
+
+    ==================  ===========================================================================
+    key                 content
+    ==================  ===========================================================================
+    ``format``          the string ``"spikegnn-weights"``
+    ``version``         format version, an integer (1)
+    ``config``          the `CoreConfig` as JSON text (:meth:`CoreConfig.to_dict`)
+    ``metadata``        training metadata as JSON text: dataset, fold, seed, accuracy and so on
+    ``n_layers``        number of layers ``L``, an integer
+    ``float_<l>``       float64 weights of layer ``l``, shape ``(in, out)``: ``x @ W`` projects
+    ``quantised_<l>``   int16 weights of layer ``l``, shape ``(out, in)``, exactly what
+                        `FixedPointModel` and the core's weight memory take:
+                        ``quantize_weights(float_<l>.T, config)``
+    ``class_bias``      optional int64 ``(C,)``: integers a host-side readout adds to the class
+                        sums before the argmax (absent: zeros, the core's own readout)
+    ==================  ===========================================================================
     """
 
     config: CoreConfig
@@ -78,6 +85,18 @@ class WeightsFile:
     weights_q: list[np.ndarray]
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
+    class_bias: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.class_bias is None:
+            object.__setattr__(self, "class_bias", np.zeros(self.config.n_classes, np.int64))
+
+    def classify(self, class_sums) -> np.ndarray:
+        """Classes from class sums ``(..., C)``: argmax of ``class_sums + class_bias``.
+
+        With a zero bias this is the core's own readout (ties go to the lowest class).
+        """
+        return np.argmax(np.asarray(class_sums) + self.class_bias, axis=-1)
 
     def fixed_model(self) -> FixedPointModel:
         """Return the bit-exact integer model loaded with :attr:`weights_q`."""
@@ -130,7 +149,13 @@ def _check_float_weights(config: CoreConfig, weights_float) -> list[np.ndarray]:
 
 
 def save_weights(
-    path, config: CoreConfig, weights_float, *, metadata: dict | None = None, overwrite=False
+    path,
+    config: CoreConfig,
+    weights_float,
+    *,
+    metadata: dict | None = None,
+    overwrite=False,
+    class_bias=None,
 ) -> Path:
     """Quantise float weights for ``config`` and write them, with the configuration, to ``path``.
 
@@ -146,6 +171,8 @@ def save_weights(
         JSON-serialisable training metadata (dataset, fold, seed, accuracy, ...).
     overwrite : bool
         Replace an existing file; without it an existing file is an error.
+    class_bias : sequence of int, optional
+        One integer a class, added to the class sums by a host-side readout (default: none).
 
     Returns
     -------
@@ -182,6 +209,14 @@ def save_weights(
         "metadata": np.array(metadata_text),
         "n_layers": np.array(config.n_layers, dtype=np.int64),
     }
+    if class_bias is not None:
+        bias = np.asarray(class_bias)
+        if bias.shape != (config.n_classes,) or not np.all(bias == np.round(bias)):
+            raise ValueError(
+                f"class_bias must hold {config.n_classes} integers (one a class), "
+                f"not {describe(class_bias)}."
+            )
+        arrays["class_bias"] = bias.astype(np.int64)
     for layer, weight in enumerate(floats):
         arrays[f"float_{layer}"] = weight
         arrays[f"quantised_{layer}"] = quantize_weights(weight.T, config).astype(np.int16)
@@ -284,7 +319,16 @@ def load_weights(path) -> WeightsFile:
                 )
             floats.append(weight)
             quantised.append(weight_q)
-    return WeightsFile(config, floats, quantised, metadata, path)
+        bias = None
+        if "class_bias" in archive.files:
+            bias = archive["class_bias"]
+            if bias.shape != (config.n_classes,) or bias.dtype.kind not in "iu":
+                raise WeightsFormatError(
+                    f"class_bias of {path} must be {config.n_classes} integers (one a class), "
+                    f"but it is {describe(bias)}."
+                )
+            bias = bias.astype(np.int64)
+    return WeightsFile(config, floats, quantised, metadata, path, bias)
 
 
 def packaged_weights_path(name: str) -> Path:

@@ -148,3 +148,18 @@ def test_config_with_other_layer_dims_rejects_the_matrices(tmp_path):
     rewrite(path, config=np.array(json.dumps(other)))
     with pytest.raises(WeightsFormatError, match=r"float_0 .* \(3, 6\) .* layer_dims \[3, 6, 2\]"):
         load_weights(path)
+
+
+def test_class_bias_round_trip_and_default(tmp_path):
+    plain = load_weights(save_weights(tmp_path / "a.npz", CONFIG, float_weights()))
+    np.testing.assert_array_equal(plain.class_bias, [0, 0])
+    np.testing.assert_array_equal(plain.classify([[3, 3], [2, 5]]), [0, 1])
+    path = save_weights(tmp_path / "b.npz", CONFIG, float_weights(), class_bias=[4, -4])
+    biased = load_weights(path)
+    np.testing.assert_array_equal(biased.class_bias, [4, -4])
+    np.testing.assert_array_equal(biased.classify([[3, 3], [2, 10], [2, 11]]), [0, 0, 1])
+    with pytest.raises(ValueError, match="class_bias must hold 2 integers"):
+        save_weights(tmp_path / "c.npz", CONFIG, float_weights(), class_bias=[1.5, 0])
+    rewrite(path, class_bias=np.array([1, 2, 3]))
+    with pytest.raises(WeightsFormatError, match="class_bias of .* must be 2 integers"):
+        load_weights(path)
