@@ -31,6 +31,16 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# Every integer of a dataset file must fit the int64 arrays it is stored in.
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _int64(text: str) -> int | None:
+    """``text`` as an integer when it is one and fits int64, else None."""
+    if not _INTEGER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
 class DatasetFormatError(ValueError):
@@ -407,12 +417,16 @@ def _parse_ints(path: Path, number: int, text: str, expected: str) -> list[int]:
     tokens = text.split()
     if not tokens:
         raise DatasetFormatError(path, number, expected, "the line is empty")
+    values = []
     for token in tokens:
-        if not _INTEGER.fullmatch(token):
+        value = _int64(token)
+        if value is None:
+            what = "an integer" if not _INTEGER.fullmatch(token) else "a 64-bit integer"
             raise DatasetFormatError(
-                path, number, expected, f"found {_show(text)}, where {token!r} is not an integer"
+                path, number, expected, f"found {_show(text)}, where {_show(token)} is not {what}"
             )
-    return [int(token) for token in tokens]
+        values.append(value)
+    return values
 
 
 def _read_int_column(path: Path, what: str, *, allow_empty: bool = False) -> np.ndarray:
@@ -483,10 +497,11 @@ def load_text(path, name: str | None = None) -> GraphDataset:
 
     The format: the first line holds the number of graphs; each graph starts with a line
     ``n l`` (node count, graph label) followed by ``n`` node lines ``t m j1 ... jm`` (tag,
-    neighbour count, 0-based neighbour indices within the graph). Labels are mapped in sorted
-    order to classes 0 .. C - 1 and tags in sorted order to one-hot feature columns. Node ``i``
-    aggregates each listed neighbour ``j``: ``adjacency[i, j] = 1``. Trailing blank lines are
-    allowed; anything else after the last graph is an error.
+    neighbour count, 0-based neighbour indices within the graph, each listed once). Labels are
+    mapped in sorted order to classes 0 .. C - 1 and tags in sorted order to one-hot feature
+    columns. Node ``i`` aggregates each listed neighbour ``j``: ``adjacency[i, j] = 1``. Every
+    value is a decimal integer that fits 64 bits. Trailing blank lines are allowed; anything
+    else after the last graph is an error.
 
     Parameters
     ----------
@@ -531,21 +546,24 @@ def load_text(path, name: str | None = None) -> GraphDataset:
         )
     n_graphs = header[0]
 
+    # Arrays are sized only from lines already read, so a wrong count in a header ends in a
+    # format error at the end of the file, not in an attempt to allocate the count.
     adjacencies: list[np.ndarray] = []
     tags: list[np.ndarray] = []
-    raw_labels = np.empty(n_graphs, dtype=np.int64)
+    labels: list[int] = []
     for g in range(n_graphs):
         what = f"the header 'n l' of graph {g + 1} of {n_graphs}"
         number, header = next_line(what)
         if len(header) != 2:
             raise DatasetFormatError(path, number, what, f"found {header}")
-        n_nodes, raw_labels[g] = header
+        n_nodes, label = header
+        labels.append(label)
         if n_nodes < 1:
             raise DatasetFormatError(
                 path, number, f"a positive node count in {what}", f"found {n_nodes}"
             )
-        adjacency = np.zeros((n_nodes, n_nodes), dtype=np.int64)
-        graph_tags = np.empty(n_nodes, dtype=np.int64)
+        rows: list[list[int]] = []
+        graph_tags: list[int] = []
         for node in range(n_nodes):
             what = f"node line 't m j1 ... jm' {node + 1} of {n_nodes} of graph {g + 1}"
             number, values = next_line(what)
@@ -573,10 +591,21 @@ def load_text(path, name: str | None = None) -> GraphDataset:
                         f"{n_nodes} nodes)",
                         f"found {j}",
                     )
-            graph_tags[node] = tag
+            if len(set(neighbours)) != count:
+                repeated = next(j for j in neighbours if neighbours.count(j) > 1)
+                raise DatasetFormatError(
+                    path,
+                    number,
+                    f"{count} different neighbour indices in {what}",
+                    f"neighbour {repeated} is listed {neighbours.count(repeated)} times",
+                )
+            graph_tags.append(tag)
+            rows.append(neighbours)
+        adjacency = np.zeros((n_nodes, n_nodes), dtype=np.int64)
+        for node, neighbours in enumerate(rows):
             adjacency[node, neighbours] = 1
         adjacencies.append(adjacency)
-        tags.append(graph_tags)
+        tags.append(np.array(graph_tags, dtype=np.int64))
 
     if cursor < end:
         raise DatasetFormatError(
@@ -589,7 +618,7 @@ def load_text(path, name: str | None = None) -> GraphDataset:
         name if name is not None else path.stem,
         adjacencies,
         tags,
-        raw_labels,
+        np.array(labels, dtype=np.int64),
         [f"{path.stem}[{g}]" for g in range(n_graphs)],
     )
     logger.debug("loaded %d graphs from %s", len(dataset), path)
@@ -614,7 +643,8 @@ def load_tudataset(directory, name: str | None = None) -> GraphDataset:
     entries ``row, col`` over global node ids (node ``row`` aggregates node ``col``);
     ``NAME_graph_indicator.txt`` holds the graph id of each node, in non-decreasing order;
     ``NAME_graph_labels.txt`` holds the label of each graph; the optional
-    ``NAME_node_labels.txt`` holds the tag of each node. Labels and tags are mapped like
+    ``NAME_node_labels.txt`` holds the tag of each node. Every value is a decimal integer
+    that fits 64 bits; an adjacency entry listed twice counts once. Labels and tags are mapped like
     `load_text`; without node labels every node gets the single feature 1.
 
     Parameters
@@ -685,10 +715,10 @@ def load_tudataset(directory, name: str | None = None) -> GraphDataset:
         if len(parts) != 2:
             raise DatasetFormatError(edges_path, i + 1, expected, f"found {_show(lines[i])}")
         for column, part in enumerate(parts):
-            text = part.strip()
-            if not _INTEGER.fullmatch(text):
+            value = _int64(part.strip())
+            if value is None:
                 raise DatasetFormatError(edges_path, i + 1, expected, f"found {_show(lines[i])}")
-            edges[i, column] = int(text)
+            edges[i, column] = value
     bad = np.flatnonzero(np.any((edges < 1) | (edges > n_total), axis=1))
     if bad.size:
         raise DatasetFormatError(
