@@ -11,17 +11,21 @@ N             ?= 1000
 
 export SIM
 
-.PHONY: help demo test lint verilog compare bench bitstream report sweep clean
+.PHONY: help demo test lint verilog compare bench bitstream report sweep crossval soak formal fuzz clean
 
 help:
-	@echo "make demo      run the golden models (and the RTL when built) on built-in data"
+	@echo "make demo      golden models and RTL: trained weights on MUTAG, or built-in data"
 	@echo "make test      lint and run the whole test suite"
 	@echo "make verilog   write build/verilog/spikegnn_core.v for the default configuration"
 	@echo "make compare   float vs fixed-point golden vs RTL simulation on built-in graphs"
 	@echo "make bench     throughput of the reference and fixed-point golden models on MUTAG"
+	@echo "make soak N=10000   N random graphs through the simulated board's UART link vs golden"
+	@echo "make crossval  train and measure float, fixed and RTL on every MUTAG fold (DATA=...)"
 	@echo "make bitstream BOARD=icebreaker|ulx3s   bitstream and build/<board>/report.json"
 	@echo "make report    build every board and print the table of their figures"
 	@echo "make sweep BOARD=ulx3s [LANES='4 8 16'] [WIDTHS='6 8'] [CLOCK=100]   design-space CSV + plot"
+	@echo "make formal   every SymbiYosys check, deep ones included (build/formal/results.json)"
+	@echo "make fuzz     loader fuzzing and random-configuration RTL tests with many examples"
 	@echo "make clean     remove build outputs (keeps .venv)"
 
 $(STAMP): pyproject.toml
@@ -50,6 +54,21 @@ compare: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/spikegnn bench
+
+soak: $(STAMP)
+	$(PY) -m sim.soak --graphs $(N) $(if $(CONFIG),--config $(CONFIG)) --json build/soak.json
+
+DATA ?= ../shared/data/MUTAG
+
+crossval: $(STAMP)
+	$(VENV)/bin/spikegnn crossval --data $(DATA) --out-dir build/crossval --overwrite $(if $(CONFIG),--config $(CONFIG))
+
+formal: $(STAMP)
+	$(PY) -m hdl.formal --json build/formal/results.json
+
+fuzz: $(STAMP)
+	SPIKEGNN_FUZZ_EXAMPLES=2000 SPIKEGNN_PROPERTY_EXAMPLES=12 $(PY) -m pytest -q \
+		tests/test_fuzz_loaders.py tests/test_property_rtl.py
 
 BOARD ?= icebreaker
 

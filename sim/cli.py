@@ -265,29 +265,198 @@ def command_check(args) -> int:
     return 1
 
 
+def _load_training_data(args, config: CoreConfig):
+    """The dataset of ``--data`` and, with ``--fold K``, fold K's training and test indices."""
+    from golden.datasets import load_dataset
+
+    dataset = load_dataset(args.data)
+    if dataset.n_tags != config.layer_dims[0]:
+        raise UsageError(
+            f"the graphs of {dataset.name} have {dataset.n_tags} node tags but the "
+            f"configuration's first layer takes {config.layer_dims[0]}; use a configuration "
+            f"with layer_dims[0] = {dataset.n_tags}."
+        )
+    if args.fold is None:
+        return dataset, np.arange(len(dataset)), None
+    dataset.fold(args.fold)  # names the existing folds when K is not one of them
+    train, test = dataset.folds[args.fold - 1]
+    return dataset, train, test
+
+
+def command_train(args) -> int:
+    """Train the core's network on a dataset (or one fold's training graphs) and save it."""
+    from golden.evaluate import evaluate
+    from golden.train import TrainingUnavailableError, train_network
+    from golden.weights import load_weights, save_weights
+
+    config = load_config(args.config)
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"the weights file {out} already exists; pass --overwrite to replace it.")
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be a positive number, but it is {args.epochs}.")
+    dataset, train, test = _load_training_data(args, config)
+    print(f"training on {len(train)} graphs of {dataset.name} (fold {args.fold}), seed {args.seed}")
+    options = {} if args.epochs is None else {"epochs": args.epochs}
+    try:
+        result = train_network(
+            config,
+            dataset.subset(train),
+            seed=args.seed,
+            readout_bias=args.readout_bias,
+            **options,
+        )
+    except TrainingUnavailableError as error:
+        raise UsageError(str(error)) from None
+    metadata = {
+        "dataset": dataset.name,
+        "fold": args.fold,
+        "seed": args.seed,
+        "epochs": len(result.losses),
+        "best_epoch": result.best_epoch,
+        "train_accuracy": result.train_accuracy,
+        "train_firing_rates": result.firing_rates,
+    }
+    bias = result.class_bias
+    save_weights(
+        out,
+        config,
+        result.weights_float,
+        metadata=metadata,
+        overwrite=args.overwrite,
+        class_bias=bias,
+    )
+    print(f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}; kept epoch {result.best_epoch}")
+    print(f"fixed-point training accuracy {result.train_accuracy:.4f}")
+    if bias is not None:
+        print(f"readout bias added to the class sums {bias.tolist()}")
+    rates = [round(r, 3) for r in result.firing_rates]
+    print(f"firing rates per layer (spikes per neuron) {rates}")
+    if test is not None:
+        evaluation = evaluate(load_weights(out), dataset, "fixed", indices=test, skip_oversize=True)
+        metadata["test_accuracy"] = evaluation.accuracy
+        save_weights(
+            out, config, result.weights_float, metadata=metadata, overwrite=True, class_bias=bias
+        )
+        print(f"fold {args.fold} test graphs, {evaluation.summary()}")
+    print(f"wrote {out}")
+    return 0
+
+
+def command_eval(args) -> int:
+    """Classify a dataset with trained weights on one backend and print the accuracy."""
+    from golden.evaluate import evaluate
+    from golden.weights import load_weights
+
+    weights = load_weights(args.weights)
+    dataset, _, test = _load_training_data(args, weights.config)
+    indices = None if test is None else test
+    evaluation = evaluate(
+        weights,
+        dataset,
+        args.backend,
+        indices=indices,
+        skip_oversize=args.skip_oversize,
+        sim=args.sim,
+        seed=args.seed,
+    )
+    where = "all graphs" if test is None else f"fold {args.fold} test graphs"
+    print(f"{dataset.name}, {where}, weights {args.weights}")
+    print(evaluation.summary())
+    if args.json:
+        report = {"dataset": dataset.name, "fold": args.fold, "weights": str(args.weights)}
+        report.update(evaluation.to_dict())
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+    return 1 if evaluation.mismatches else 0
+
+
+def command_crossval(args) -> int:
+    """Train and measure every fold of a dataset's cross-validation; print the table."""
+    from golden.datasets import load_dataset
+    from golden.evaluate import BACKENDS, cross_validate, format_crossval
+    from golden.train import TrainingUnavailableError
+
+    config = load_config(args.config)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends:
+        raise UsageError(
+            f"--backends must list some of {', '.join(BACKENDS)}, but it is {args.backends!r}."
+        )
+    dataset = load_dataset(args.data)
+    if dataset.n_tags != config.layer_dims[0]:
+        raise UsageError(
+            f"the graphs of {dataset.name} have {dataset.n_tags} node tags but the "
+            f"configuration's first layer takes {config.layer_dims[0]}; use a configuration "
+            f"with layer_dims[0] = {dataset.n_tags}."
+        )
+    try:
+        report = cross_validate(
+            dataset,
+            config,
+            args.out_dir,
+            backends=backends,
+            folds=args.folds,
+            seed=args.seed,
+            epochs=args.epochs,
+            overwrite=args.overwrite,
+            reuse=args.reuse,
+            readout_bias=args.readout_bias,
+            sim=args.sim,
+        )
+    except (TrainingUnavailableError, FileExistsError) as error:
+        raise UsageError(str(error)) from None
+    print(f"{dataset.name}: {len(report['folds'])} folds, seed {args.seed}, test-fold accuracy")
+    print(format_crossval(report))
+    for backend, stats in report["summary"].items():
+        print(f"{backend:>6}: {100 * stats['mean']:.1f} +- {100 * stats['std']:.1f} %")
+    mismatches = sum(row["rtl"]["mismatches"] for row in report["folds"] if "rtl" in row)
+    if "rtl" in report["summary"]:
+        print(f"RTL graphs differing from the fixed-point model: {mismatches}")
+    print(f"wrote {Path(args.out_dir) / 'results.json'}")
+    return 1 if mismatches else 0
+
+
 def command_demo(args) -> int:
-    """Run the golden models, and the RTL on a few graphs, on the built-in dataset."""
+    """Run the golden models, and the RTL on a few graphs: the trained MUTAG weights on MUTAG
+    when the shared benchmark data is there, the seed weights on the built-in dataset if not."""
     from golden.builtin import builtin_dataset
+    from golden.datasets import load_dataset, mutag_path
     from golden.fixed import FixedPointModel
+    from golden.weights import load_weights, packaged_weights_path
 
     config = CoreConfig()
     print("spikegnn demo: the default core configuration")
     print("  " + config.describe().replace("\n", "\n  "))
-    dataset = builtin_dataset(n_tags=config.layer_dims[0])
+    trained = packaged_weights_path("mutag")
+    if mutag_path().is_dir() and trained.is_file():
+        weights = load_weights(trained)
+        config = weights.config
+        dataset = load_dataset(mutag_path())
+        reference = weights.reference_network()
+        source = f"trained weights {trained.name}"
+    else:
+        dataset = builtin_dataset(n_tags=config.layer_dims[0])
+        reference = seed_network(config)
+        source = "seed weights"
     pairs = [graph_pair(g) for g in dataset]
-    print(f"\nbuilt-in dataset: {len(dataset)} graphs, {dataset.n_classes} classes")
+    print(f"\n{dataset.name} dataset: {len(dataset)} graphs, {dataset.n_classes} classes")
 
-    reference = seed_network(config)
     float_classes = np.array([reference.graph_classify(f, a) for a, f in pairs])
     model = FixedPointModel.from_float(config, [conv.W for conv in reference.convs])
     result = model.run_graphs(pairs)
     print(
-        "\nfloat reference (seed weights, threshold "
+        f"\nfloat reference ({source}, threshold "
         f"{config.threshold}, tau {config.tau_mem}, T {config.timesteps}):"
     )
     print(f"  classes predicted: {np.bincount(float_classes, minlength=2).tolist()} per class")
+    print(f"  accuracy: {np.mean(float_classes == dataset.labels):.3f}")
     print("fixed-point golden model:")
     print(f"  classes predicted: {np.bincount(result.classes, minlength=2).tolist()} per class")
+    print(f"  accuracy: {np.mean(result.classes == dataset.labels):.3f}")
     print(f"  firing rates per layer: {[round(r, 3) for r in result.firing_rates()]}")
     print(f"  class agreement with float: {np.mean(result.classes == float_classes):.3f}")
     print(f"  graph 0 last-layer spike counts (node x class):\n{result.graph_counts(0).T}")
@@ -316,6 +485,66 @@ def command_demo(args) -> int:
     return 0 if same == count else 1
 
 
+def command_run(args) -> int:
+    """Run graphs on a board over its serial port and print each class and its spike counts."""
+    from golden.datasets import load_dataset
+    from golden.weights import load_weights
+    from sim.host import SpikeGNNBoard
+
+    weights = load_weights(args.weights)
+    config = weights.config
+    dataset = load_dataset(args.graph)
+    if dataset.n_tags != config.layer_dims[0]:
+        raise UsageError(
+            f"the graphs of {args.graph} have {dataset.n_tags} node features but the weights "
+            f"file's configuration takes {config.layer_dims[0]}."
+        )
+    golden = weights.fixed_model()
+    bias = getattr(weights, "class_bias", None)
+    bias = np.zeros(config.n_classes, dtype=np.int64) if bias is None else np.asarray(bias)
+    results = []
+    with SpikeGNNBoard(args.port, config, baud=args.baud, timeout=args.timeout) as board:
+        identity = board.identity
+        print(
+            f"board on {args.port}: configuration hash {identity.config_hash:#06x}, "
+            f"design version {identity.version:#06x}"
+        )
+        board.load_weights(weights.weights_q)
+        for index, graph in enumerate(dataset):
+            adjacency, features = graph_pair(graph)
+            result = board.infer(adjacency, features)
+            expected = golden.run_graphs([(adjacency, features)])
+            same = bool(
+                np.array_equal(result.counts, expected.graph_counts(0))
+                and result.klass == expected.classes[0]
+            )
+            sums = result.class_counts.tolist()
+            line = (
+                f"graph {index}: class {result.klass}, spike counts per class {sums}, "
+                f"{result.cycles} cycles, {'equals' if same else 'DIFFERS FROM'} the golden model"
+            )
+            entry = {
+                "graph": index,
+                "class": result.klass,
+                "class_counts": sums,
+                "counts": result.counts.tolist(),
+                "cycles": result.cycles,
+                "golden_equal": same,
+            }
+            if bias.any():
+                entry["class_with_bias"] = int(np.argmax(np.asarray(sums) + bias))
+                line += f"; with the readout bias {bias.tolist()}: class {entry['class_with_bias']}"
+            print(line)
+            results.append(entry)
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        report = {"port": args.port, "config_hash": config.config_hash, "graphs": results}
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+    return 0 if all(entry["golden_equal"] for entry in results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``spikegnn``."""
     parser = argparse.ArgumentParser(
@@ -335,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="RTL simulator (default: $SIM or verilator)",
         )
 
-    demo = commands.add_parser("demo", help="golden models and RTL on built-in data")
+    demo = commands.add_parser("demo", help="golden models and RTL, trained weights on MUTAG")
     demo.add_argument("--no-rtl", action="store_true", help="skip the RTL simulation")
     demo.add_argument("--rtl-graphs", type=int, default=6, metavar="N")
     with_sim(demo)
@@ -381,9 +610,60 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--json", metavar="PATH", help="write the report as JSON")
     synth.set_defaults(run=command_synth)
 
+    train = commands.add_parser("train", help="train the network on a dataset, save weights")
+    with_config(train)
+    train.add_argument("--data", required=True, metavar="DIR", help="dataset file or folder")
+    train.add_argument("--fold", type=int, metavar="K", help="train on fold K's training graphs")
+    train.add_argument("--seed", type=int, default=0, help="initialisation and spike sampling")
+    train.add_argument("--epochs", type=int, metavar="E", help="passes over the training graphs")
+    train.add_argument("--out", required=True, metavar="WEIGHTS", help="weights file to write")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    train.add_argument(
+        "--readout-bias", action="store_true", help="also learn a host-side class-sum bias"
+    )
+    train.set_defaults(run=command_train)
+
+    evaluate = commands.add_parser("eval", help="accuracy of trained weights on one backend")
+    with_sim(evaluate)
+    evaluate.add_argument("--data", required=True, metavar="DIR", help="dataset file or folder")
+    evaluate.add_argument("--weights", required=True, metavar="WEIGHTS", help="weights file")
+    evaluate.add_argument("--backend", choices=["float", "fixed", "rtl"], default="fixed")
+    evaluate.add_argument("--fold", type=int, metavar="K", help="fold K's test graphs only")
+    evaluate.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    evaluate.add_argument(
+        "--skip-oversize", action="store_true", help="skip graphs over the core's limits"
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="RTL idle and stall patterns")
+    evaluate.set_defaults(run=command_eval)
+
+    crossval = commands.add_parser("crossval", help="train and measure every fold of a dataset")
+    with_config(crossval)
+    with_sim(crossval)
+    crossval.add_argument("--data", required=True, metavar="DIR", help="dataset folder")
+    crossval.add_argument("--out-dir", default="build/crossval", metavar="DIR")
+    crossval.add_argument("--backends", default="float,fixed,rtl", help="comma-separated list")
+    crossval.add_argument("--folds", type=int, nargs="+", metavar="K", help="default: all")
+    crossval.add_argument("--seed", type=int, default=0)
+    crossval.add_argument("--epochs", type=int, metavar="E")
+    reuse = crossval.add_mutually_exclusive_group()
+    reuse.add_argument("--overwrite", action="store_true", help="train every fold again")
+    reuse.add_argument("--reuse", action="store_true", help="measure saved fold weights")
+    crossval.add_argument(
+        "--readout-bias", action="store_true", help="also learn a host-side class-sum bias"
+    )
+    crossval.set_defaults(run=command_crossval)
+
     check = commands.add_parser("check-config", help="derived formats and threshold check")
     with_config(check)
     check.set_defaults(run=command_check)
+    board_run = commands.add_parser("run", help="run graphs on a board over its serial port")
+    board_run.add_argument("--port", required=True, help="the board's serial port")
+    board_run.add_argument("--graph", required=True, metavar="FILE", help="graph text file")
+    board_run.add_argument("--weights", required=True, metavar="FILE", help="weights file")
+    board_run.add_argument("--baud", type=int, default=115200, help="UART bit rate")
+    board_run.add_argument("--timeout", type=float, default=2.0, help="seconds to wait a reply")
+    board_run.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    board_run.set_defaults(run=command_run)
     return parser
 
 
@@ -404,11 +684,15 @@ def main(argv: list[str] | None = None) -> int:
 
         args.sim = os.environ.get("SIM", "verilator")
     from golden.datasets import DatasetFormatError
+    from sim.host import BoardError
     from sim.runner import SimulatorNotFoundError
 
     try:
         return args.run(args)
     except (ConfigError, DatasetFormatError, UsageError, SimulatorNotFoundError) as error:
+        print(f"spikegnn: error: {error}", file=sys.stderr)
+        return 2
+    except BoardError as error:
         print(f"spikegnn: error: {error}", file=sys.stderr)
         return 2
     except (ValueError, TypeError, FileNotFoundError) as error:

@@ -116,3 +116,60 @@ def test_cycles_command_matches_the_model(capsys):
 
     median = int(np.median([predict_cycles(config, g.adjacency) for g in graphs]))
     assert f"cycles per graph: median {median}," in out
+
+
+def write_folded_dataset(folder, n_graphs: int = 20) -> None:
+    """A built-in dataset in the graph text format, with two folds in ``10fold_idx``."""
+    import numpy as np
+
+    from golden.builtin import builtin_dataset
+
+    dataset = builtin_dataset(n_graphs=n_graphs, seed=4, max_nodes=8)
+    folder.mkdir()
+    lines = [str(len(dataset))]
+    for graph in dataset:
+        lines.append(f"{graph.n_nodes} {graph.label}")
+        for node in range(graph.n_nodes):
+            neighbours = np.flatnonzero(graph.adjacency[node])
+            tag = int(np.argmax(graph.features[node]))
+            lines.append(" ".join(map(str, [tag, len(neighbours), *neighbours])))
+    (folder / f"{folder.name}.txt").write_text("\n".join(lines) + "\n")
+    (folder / "10fold_idx").mkdir()
+    halves = (np.arange(0, n_graphs, 2), np.arange(1, n_graphs, 2))
+    for k, (train, test) in enumerate((halves, halves[::-1]), start=1):
+        (folder / "10fold_idx" / f"train_idx-{k}.txt").write_text("\n".join(map(str, train)))
+        (folder / "10fold_idx" / f"test_idx-{k}.txt").write_text("\n".join(map(str, test)))
+
+
+def test_crossval_trains_every_fold_and_prints_the_table(tmp_path, capsys):
+    data = tmp_path / "toy"
+    write_folded_dataset(data)
+    out_dir = tmp_path / "cv"
+    argv = ["crossval", "--data", str(data), "--out-dir", str(out_dir), "--epochs", "2"]
+    status, out, _ = run(capsys, *argv, "--backends", "float,fixed")
+    assert status == 0, out
+    report = json.loads((out_dir / "results.json").read_text())
+    assert [row["fold"] for row in report["folds"]] == [1, 2]
+    assert all(row["fixed"]["graphs"] == 10 for row in report["folds"])
+    fixed = [row["fixed"]["accuracy"] for row in report["folds"]]
+    assert report["summary"]["fixed"]["accuracies"] == fixed
+    assert f"mean  {report['summary']['float']['mean']:>8.4f}" in out
+    assert (out_dir / "fold-1.npz").is_file() and (out_dir / "fold-2.npz").is_file()
+
+    status, _, err = run(capsys, *argv, "--backends", "fixed")
+    assert status == 2
+    assert "already exists; pass --overwrite to train it again or --reuse" in err
+    status, out, _ = run(capsys, *argv, "--backends", "fixed", "--reuse")
+    assert status == 0
+    again = json.loads((out_dir / "results.json").read_text())
+    assert again["summary"]["fixed"]["accuracies"] == fixed
+    status, _, err = run(capsys, *argv, "--backends", "fixed,gpu")
+    assert status == 2
+    assert "--backends must list some of float, fixed, rtl, but it is 'fixed,gpu'" in err
+
+
+def test_demo_without_rtl_reports_accuracy(capsys):
+    status, out, _ = run(capsys, "demo", "--no-rtl")
+    assert status == 0
+    assert out.count("  accuracy: ") == 2
+    assert "firing rates per layer" in out
