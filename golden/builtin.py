@@ -9,7 +9,13 @@ import numpy as np
 from golden.datasets import Graph, GraphDataset
 from golden.validate import describe
 
-__all__ = ["builtin_dataset", "cycle_rank", "random_graph", "stratified_folds"]
+__all__ = [
+    "builtin_dataset",
+    "cycle_rank",
+    "random_graph",
+    "random_graphs_within",
+    "stratified_folds",
+]
 
 # Largest degree of a generated node, as for the carbon atoms of a molecule.
 _MAX_DEGREE = 4
@@ -116,6 +122,28 @@ def random_graph(
     adjacency[:, isolated] = 0
     features = rng.random((n_nodes, n_features))
     return Graph(adjacency, features, label, name)
+
+
+def random_graphs_within(rng, count: int, max_nodes: int, max_edges: int, n_features: int):
+    """Draw ``count`` random graphs that fit a core's limits.
+
+    Node counts are uniform in 1 .. ``max_nodes`` and edge densities in 0.05 .. 0.5; a graph
+    with more than ``max_edges`` directed edges is drawn again at half the density.
+
+    Returns
+    -------
+    list of Graph
+    """
+    graphs = []
+    for _ in range(count):
+        nodes = int(rng.integers(1, max_nodes + 1))
+        density = float(rng.uniform(0.05, 0.5))
+        graph = random_graph(rng, nodes, density, n_features)
+        while graph.n_edges > max_edges:
+            density /= 2
+            graph = random_graph(rng, nodes, density, n_features)
+        graphs.append(graph)
+    return graphs
 
 
 def _attach(rng, degree: np.ndarray, candidates: np.ndarray) -> int:

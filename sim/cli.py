@@ -60,7 +60,7 @@ def seed_weights(config: CoreConfig) -> list[np.ndarray]:
 def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
     """Return a name and ``(adjacency, features)`` pairs from ``--graphs``, ``--random`` or the
     built-in dataset."""
-    from golden.builtin import builtin_dataset, random_graph
+    from golden.builtin import builtin_dataset, random_graphs_within
     from golden.datasets import load_dataset
 
     if args.graphs:
@@ -71,15 +71,10 @@ def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray,
         if args.random < 1:
             raise UsageError(f"--random must be a positive graph count, but it is {args.random}.")
         rng = np.random.default_rng(args.seed)
-        pairs = []
-        for _ in range(args.random):
-            nodes = int(rng.integers(1, config.max_nodes + 1))
-            density = float(rng.uniform(0.05, 0.5))
-            graph = random_graph(rng, nodes, density, config.layer_dims[0])
-            while graph.n_edges > config.max_edges:
-                density /= 2
-                graph = random_graph(rng, nodes, density, config.layer_dims[0])
-            pairs.append((graph.adjacency, graph.features))
+        graphs = random_graphs_within(
+            rng, args.random, config.max_nodes, config.max_edges, config.layer_dims[0]
+        )
+        pairs = [(graph.adjacency, graph.features) for graph in graphs]
         name = f"random (seed {args.seed})"
     else:
         dataset = builtin_dataset(n_tags=config.layer_dims[0])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.builtin import random_graph
+from golden.builtin import random_graphs_within
 from golden.config import CoreConfig
 from golden.fixed import quantize_features
 
@@ -31,20 +31,14 @@ MAX_SHOWN = 10
 def soak_graphs(config: CoreConfig, rng, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``count`` random graphs within the limits: ``(adjacency, features_q)`` integer pairs.
 
-    Node counts are uniform in 1 .. ``max_nodes`` and edge densities in 0.05 .. 0.5, halved
-    until the graph has at most ``max_edges`` directed edges (``golden.builtin.random_graph``).
+    The graphs are those of :func:`golden.builtin.random_graphs_within` for the limits of
+    ``config``, with their features quantised.
     """
     rng = np.random.default_rng(rng)
-    graphs = []
-    for _ in range(count):
-        nodes = int(rng.integers(1, config.max_nodes + 1))
-        density = float(rng.uniform(0.05, 0.5))
-        graph = random_graph(rng, nodes, density, config.layer_dims[0])
-        while graph.n_edges > config.max_edges:
-            density /= 2
-            graph = random_graph(rng, nodes, density, config.layer_dims[0])
-        graphs.append((graph.adjacency, quantize_features(graph.features, config)))
-    return graphs
+    graphs = random_graphs_within(
+        rng, count, config.max_nodes, config.max_edges, config.layer_dims[0]
+    )
+    return [(g.adjacency, quantize_features(g.features, config)) for g in graphs]
 
 
 class SoakReport(dict):

@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from golden.builtin import builtin_dataset, cycle_rank, random_graph, stratified_folds
+from golden.builtin import (
+    builtin_dataset,
+    cycle_rank,
+    random_graph,
+    random_graphs_within,
+    stratified_folds,
+)
 from golden.datasets import Graph
 
 
@@ -217,3 +223,16 @@ def test_random_graph_density_extremes_and_isolated_nodes():
 def test_random_graph_rejects_bad_arguments(args, kwargs, error, message):
     with pytest.raises(error, match=message):
         random_graph(*args, **kwargs)
+
+
+def test_random_graphs_within_respect_the_limits_and_the_seed():
+    graphs = random_graphs_within(np.random.default_rng(5), 60, 12, 20, 3)
+    assert len(graphs) == 60
+    assert all(1 <= g.n_nodes <= 12 and g.n_edges <= 20 for g in graphs)
+    assert {g.n_nodes for g in graphs} >= {1, 12}
+    assert all(g.features.shape == (g.n_nodes, 3) for g in graphs)
+    again = random_graphs_within(np.random.default_rng(5), 60, 12, 20, 3)
+    assert all(np.array_equal(a.adjacency, b.adjacency) for a, b in zip(graphs, again, strict=True))
+    # Dense draws over the edge limit are redrawn sparser, not dropped or truncated.
+    dense = random_graphs_within(np.random.default_rng(1), 40, 30, 8, 2)
+    assert max(g.n_edges for g in dense) <= 8 and max(g.n_nodes for g in dense) > 20
