@@ -456,49 +456,27 @@ def run_rtl(
         _build(runner, sim, config, build_dir, waves)
         test_dir = Path(tempfile.mkdtemp(prefix=f"{testcase}-{seed}-", dir=build_dir))
     job_file = write_job(test_dir / "job.json", job)
-    results_file = test_dir / "results.json"
-    results_xml = test_dir / "results.xml"
     log_file = test_dir / "sim.log"
     reproduce = (
         f"seed {seed} reproduces it (run_rtl(..., seed={seed}, testcase={testcase!r}); "
         f"job {job_file}, log {log_file})"
     )
-    wave_file = test_dir / ("dump.vcd" if sim == "verilator" else f"{TOPLEVEL}.fst")
-    try:
-        runner.test(
-            test_module=test_module,
-            hdl_toplevel=TOPLEVEL,
-            hdl_toplevel_lang="verilog",
-            testcase=testcase,
-            build_dir=build_dir,
-            test_dir=test_dir,
-            results_xml=str(results_xml),
-            seed=seed,
-            extra_env={
-                JOB_ENV: str(job_file),
-                RESULTS_ENV: str(results_file),
-            },
-            waves=waves,
-            log_file=log_file,
-        )
-    except (RuntimeError, subprocess.CalledProcessError, SystemExit) as error:
-        failures = _failures(results_xml) if results_xml.is_file() else []
-        detail = "\n".join(failures) or _log_tail(log_file) or str(error)
-        raise RTLSimulationError(
-            f"the {sim} simulation of {testcase} failed; {reproduce}:\n{detail}", seed
-        ) from None
+    results_file = _run_testbench(
+        runner,
+        what=f"the {sim} simulation of {testcase}",
+        test_module=test_module,
+        toplevel=TOPLEVEL,
+        testcase=testcase,
+        build_dir=build_dir,
+        test_dir=test_dir,
+        seed=seed,
+        extra_env={JOB_ENV: str(job_file)},
+        waves=waves,
+        reproduce=reproduce,
+    )
     if waves:
+        wave_file = test_dir / ("dump.vcd" if sim == "verilator" else f"{TOPLEVEL}.fst")
         logger.info("waveforms of %s written to %s", testcase, wave_file)
-    failures = _failures(results_xml) if results_xml.is_file() else ["no results.xml written"]
-    if failures:
-        raise RTLSimulationError(
-            f"the {sim} simulation of {testcase} failed; {reproduce}:\n" + "\n".join(failures),
-            seed,
-        )
-    if not results_file.is_file():
-        raise RTLSimulationError(
-            f"the testbench wrote no results file {results_file}; {reproduce}.", seed
-        )
     results = _read_results(results_file)
     missing = [index for index, result in enumerate(results) if result is None]
     if missing:
@@ -510,6 +488,78 @@ def run_rtl(
     if not waves:
         shutil.rmtree(test_dir, ignore_errors=True)
     return results
+
+
+def _run_testbench(
+    runner,
+    *,
+    what: str,
+    test_module: str,
+    toplevel: str,
+    testcase: str,
+    build_dir: Path,
+    test_dir: Path,
+    seed: int,
+    extra_env: dict[str, str],
+    waves: bool,
+    reproduce: str,
+    poll=None,
+) -> Path:
+    """Run one cocotb testcase in ``test_dir`` and return its results file.
+
+    ``poll``, when given, is called twice a second while the simulation runs in a thread.
+
+    Raises
+    ------
+    RTLSimulationError
+        When the simulator fails, a cocotb test fails or no results file is written; the
+        message starts with ``what`` and ends with ``reproduce`` and the failures.
+    """
+    results_file = test_dir / "results.json"
+    results_xml = test_dir / "results.xml"
+    log_file = test_dir / "sim.log"
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.test(
+                test_module=test_module,
+                hdl_toplevel=toplevel,
+                hdl_toplevel_lang="verilog",
+                testcase=testcase,
+                build_dir=build_dir,
+                test_dir=test_dir,
+                results_xml=str(results_xml),
+                seed=seed,
+                extra_env={RESULTS_ENV: str(results_file), **extra_env},
+                waves=waves,
+                log_file=log_file,
+            )
+        except (RuntimeError, subprocess.CalledProcessError, SystemExit) as error:
+            errors.append(error)
+
+    if poll is None:
+        run()
+    else:
+        import threading
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+            poll()
+    if errors:
+        failures = _failures(results_xml) if results_xml.is_file() else []
+        detail = "\n".join(failures) or _log_tail(log_file) or str(errors[0])
+        raise RTLSimulationError(f"{what} failed; {reproduce}:\n{detail}", seed)
+    failures = _failures(results_xml) if results_xml.is_file() else ["no results.xml written"]
+    if failures:
+        raise RTLSimulationError(f"{what} failed; {reproduce}:\n" + "\n".join(failures), seed)
+    if not results_file.is_file():
+        raise RTLSimulationError(
+            f"the testbench wrote no results file {results_file}; {reproduce}.", seed
+        )
+    return results_file
 
 
 def _log_tail(log_file: Path, lines: int = 40) -> str:
@@ -665,8 +715,6 @@ def run_board(
     RTLSimulationError
         If the simulation fails, with the seed that reproduces it.
     """
-    import threading
-
     from cocotb_tools.runner import get_runner
 
     from hdl.link import write_board_verilog
@@ -700,59 +748,30 @@ def run_board(
         _build(runner, sim, config, build_dir, waves, BOARD_TOPLEVEL, write_source, BOARD_ARGS)
         test_dir = Path(tempfile.mkdtemp(prefix=f"{testcase}-{seed}-", dir=build_dir))
     job_file = write_job(test_dir / "job.json", job)
-    results_file = test_dir / "results.json"
-    results_xml = test_dir / "results.xml"
-    log_file = test_dir / "sim.log"
-    link["progress_file"] = str(test_dir / "progress.txt")
-    reproduce = f"seed {seed} reproduces it (job {job_file}, log {log_file})"
-    failure: list[BaseException] = []
+    progress_path = test_dir / "progress.txt"
+    link["progress_file"] = str(progress_path)
+    reproduce = f"seed {seed} reproduces it (job {job_file}, log {test_dir / 'sim.log'})"
 
-    def run() -> None:
-        try:
-            runner.test(
-                test_module="sim.tb_board",
-                hdl_toplevel=BOARD_TOPLEVEL,
-                hdl_toplevel_lang="verilog",
-                testcase=testcase,
-                build_dir=build_dir,
-                test_dir=test_dir,
-                results_xml=str(results_xml),
-                seed=seed,
-                extra_env={
-                    JOB_ENV: str(job_file),
-                    RESULTS_ENV: str(results_file),
-                    LINK_ENV: json.dumps(link),
-                },
-                waves=waves,
-                log_file=log_file,
-            )
-        except (RuntimeError, subprocess.CalledProcessError, SystemExit) as error:
-            failure.append(error)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    progress_path = Path(link["progress_file"])
-    while worker.is_alive():
-        worker.join(0.5)
+    def poll() -> None:
         if progress is not None and progress_path.is_file():
             text = progress_path.read_text().strip()
             if text.isdigit():
                 progress(int(text))
-    if failure:
-        failures = _failures(results_xml) if results_xml.is_file() else []
-        detail = "\n".join(failures) or _log_tail(log_file) or str(failure[0])
-        raise RTLSimulationError(
-            f"the {sim} board simulation of {testcase} failed; {reproduce}:\n{detail}", seed
-        )
-    failures = _failures(results_xml) if results_xml.is_file() else ["no results.xml written"]
-    if failures:
-        raise RTLSimulationError(
-            f"the {sim} board simulation of {testcase} failed; {reproduce}:\n"
-            + "\n".join(failures),
-            seed,
-        )
-    if not results_file.is_file():
-        raise RTLSimulationError(f"the testbench wrote no results file; {reproduce}.", seed)
+
+    results_file = _run_testbench(
+        runner,
+        what=f"the {sim} board simulation of {testcase}",
+        test_module="sim.tb_board",
+        toplevel=BOARD_TOPLEVEL,
+        testcase=testcase,
+        build_dir=build_dir,
+        test_dir=test_dir,
+        seed=seed,
+        extra_env={JOB_ENV: str(job_file), LINK_ENV: json.dumps(link)},
+        waves=waves,
+        reproduce=reproduce,
+        poll=poll,
+    )
     results = json.loads(results_file.read_text())
     if not waves:
         shutil.rmtree(test_dir, ignore_errors=True)
