@@ -18,6 +18,7 @@ from golden.validate import as_adjacency, as_features, describe
 __all__ = [
     "graph_pair",
     "DatasetFormatError",
+    "degree_one_hot",
     "Graph",
     "GraphBatch",
     "GraphDataset",
@@ -324,6 +325,45 @@ class GraphDataset:
             tag_values=self.tag_values,
         )
 
+    def with_degree_features(self, max_degree: int) -> GraphDataset:
+        """Return the dataset with ``max_degree`` one-hot degree columns after the tags.
+
+        The mean aggregation divides by the degree, so a network fed only node tags never sees
+        how many neighbours a node has; these columns give it that count as input (see
+        :func:`degree_one_hot`). The folds and labels are kept; ``tag_values`` is dropped
+        because the columns are no longer all tags.
+
+        Parameters
+        ----------
+        max_degree : int
+            Number of degree columns, 0 (the dataset unchanged) or more.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``max_degree`` is not a non-negative integer.
+        """
+        max_degree = _check_max_degree(max_degree)
+        if max_degree == 0:
+            return self
+        graphs = tuple(
+            Graph(
+                graph.adjacency,
+                np.concatenate([graph.features, degree_one_hot(graph.adjacency, max_degree)], 1),
+                graph.label,
+                graph.name,
+            )
+            for graph in self.graphs
+        )
+        return GraphDataset(
+            name=self.name,
+            graphs=graphs,
+            n_classes=self.n_classes,
+            n_tags=self.n_tags + max_degree,
+            label_values=self.label_values,
+            folds=self.folds,
+        )
+
     def fold(self, k: int) -> tuple[GraphDataset, GraphDataset]:
         """Return the training and test graphs of cross-validation fold ``k`` (1-based).
 
@@ -444,6 +484,41 @@ def _read_int_column(path: Path, what: str, *, allow_empty: bool = False) -> np.
             )
         values[i] = ints[0]
     return values
+
+
+def _check_max_degree(max_degree) -> int:
+    if isinstance(max_degree, bool) or not isinstance(max_degree, (int, np.integer)):
+        raise TypeError(f"max_degree must be a non-negative integer, not {describe(max_degree)}.")
+    if max_degree < 0:
+        raise ValueError(f"max_degree must be a non-negative integer, but it is {max_degree}.")
+    return int(max_degree)
+
+
+def degree_one_hot(adjacency, max_degree: int) -> np.ndarray:
+    """One-hot degree of every node, ``(N, max_degree)``: column ``d - 1`` for degree ``d``.
+
+    The degree is the node's row sum (the neighbours it aggregates). Degrees above
+    ``max_degree`` share the last column; a node without neighbours has a zero row.
+
+    Parameters
+    ----------
+    adjacency : array_like of shape (N, N)
+        0/1 adjacency matrix.
+    max_degree : int
+        Number of columns, 0 or more.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If the adjacency is not a square 0/1 matrix or ``max_degree`` is negative.
+    """
+    max_degree = _check_max_degree(max_degree)
+    degrees = as_adjacency(adjacency, binary=True).sum(axis=1).astype(np.int64)
+    columns = np.zeros((degrees.size, max_degree), dtype=np.float64)
+    has = degrees > 0
+    if max_degree:
+        columns[np.flatnonzero(has), np.minimum(degrees[has], max_degree) - 1] = 1.0
+    return columns
 
 
 def _value_map(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,8 @@ __all__ = [
     "BACKENDS",
     "Evaluation",
     "OversizeGraphError",
-    "check_dataset",
+    "float_run",
+    "prepare_dataset",
     "cross_validate",
     "evaluate",
     "format_crossval",
@@ -89,25 +90,26 @@ class Evaluation:
         return text
 
 
-def check_dataset(weights: WeightsFile, dataset: GraphDataset) -> None:
-    """Check that the dataset's node tags and classes suit the weights' configuration.
+def prepare_dataset(weights: WeightsFile, dataset: GraphDataset) -> GraphDataset:
+    """Check that a dataset suits the weights and return it with the node features they take.
+
+    The weights' degree columns, if any, are appended to the node tags
+    (:meth:`WeightsFile.encode`).
 
     Raises
     ------
     ValueError
-        If the tag count differs from ``layer_dims[0]`` or there are more classes than outputs.
+        If the tags (plus degree columns) do not make ``layer_dims[0]`` or there are more
+        classes than outputs.
     """
     dims = weights.config.layer_dims
-    if dataset.n_tags != dims[0]:
-        raise ValueError(
-            f"the graphs of {dataset.name} have {dataset.n_tags} node tags (feature columns) "
-            f"but the weights' first layer takes {dims[0]} (layer_dims[0]); they must match."
-        )
+    dataset = weights.encode(dataset)
     if dataset.n_classes > dims[-1]:
         raise ValueError(
             f"{dataset.name} has {dataset.n_classes} classes but the weights' last layer has "
             f"{dims[-1]} outputs (layer_dims[-1]); there must be one output a class."
         )
+    return dataset
 
 
 def _oversize(weights: WeightsFile, dataset: GraphDataset, indices, skip: bool) -> list[int]:
@@ -131,7 +133,7 @@ def _oversize(weights: WeightsFile, dataset: GraphDataset, indices, skip: bool) 
     return over
 
 
-def _float_run(weights: WeightsFile, pairs) -> tuple[np.ndarray, list[float]]:
+def float_run(weights: WeightsFile, pairs) -> tuple[np.ndarray, list[float]]:
     """Classes and per-layer firing rates of the float reference model.
 
     The layers run as in :meth:`SpikeGNNLayer.forward`; the class is the argmax of the last
@@ -170,7 +172,8 @@ def evaluate(
     weights : WeightsFile
         Trained weights and their configuration.
     dataset : GraphDataset
-        Labelled graphs; its tag count must equal ``layer_dims[0]``.
+        Labelled graphs with their node tags; the weights' degree columns are appended here
+        (:func:`prepare_dataset`).
     backend : str
         ``"float"`` (reference model, float weights), ``"fixed"`` (bit-exact integer model) or
         ``"rtl"`` (cocotb simulation of the core through :func:`sim.runner.run_rtl`).
@@ -194,7 +197,7 @@ def evaluate(
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}.")
-    check_dataset(weights, dataset)
+    dataset = prepare_dataset(weights, dataset)
     indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
     over = _oversize(weights, dataset, indices, skip_oversize or backend == "float")
     if backend == "float" and not skip_oversize:
@@ -209,7 +212,7 @@ def evaluate(
     labels = np.array([graph.label for graph in chosen])
     mismatches = None
     if backend == "float":
-        classes, rates = _float_run(weights, pairs)
+        classes, rates = float_run(weights, pairs)
     else:
         result = weights.fixed_model().run_graphs(pairs)
         classes, rates = weights.classify(result.class_sums), result.firing_rates()
@@ -255,6 +258,7 @@ def cross_validate(
     overwrite: bool = False,
     reuse: bool = False,
     readout_bias: bool = False,
+    degree_features: int = 0,
     sim: str | None = None,
     progress: bool = True,
 ) -> dict:
@@ -264,6 +268,9 @@ def cross_validate(
     ``out_dir/results.json``. Graphs over the core's limits are skipped and counted. With
     ``reuse``, folds whose weights file exists are measured without training again. With
     ``readout_bias``, training also learns the host-side readout bias (see `train_network`).
+    ``dataset`` holds the node tags only; with ``degree_features`` the network also takes that
+    many one-hot degree columns (:meth:`GraphDataset.with_degree_features`), so
+    ``layer_dims[0]`` must equal the tags plus ``degree_features``.
 
     Returns
     -------
@@ -294,20 +301,33 @@ def cross_validate(
                 f"the weights file {path} already exists; pass --overwrite to train it again "
                 "or --reuse to measure it as it is."
             )
+    encoded = dataset.with_degree_features(degree_features)
+    if encoded.n_tags != config.layer_dims[0]:
+        raise ValueError(
+            f"the graphs of {dataset.name} have {encoded.n_tags} input columns ({dataset.n_tags} "
+            f"node tags and {degree_features} degree columns), but the configuration's first "
+            f"layer takes {config.layer_dims[0]} (layer_dims[0])."
+        )
     options = {} if epochs is None else {"epochs": epochs}
-    report = {"dataset": dataset.name, "seed": seed, "epochs": epochs, "folds": []}
+    report = {
+        "dataset": dataset.name,
+        "seed": seed,
+        "epochs": epochs,
+        "degree_features": degree_features,
+        "folds": [],
+    }
     for k in folds:
         path = out_dir / f"fold-{k}.npz"
         if reuse and path.exists():
             weights = load_weights(path)
-            if weights.config != config:
+            if weights.config != config or weights.degree_features != degree_features:
                 raise ValueError(
-                    f"the weights file {path} was trained for another configuration; pass "
-                    "--overwrite to train it again for this one."
+                    f"the weights file {path} was trained for another configuration or input "
+                    "encoding; pass --overwrite to train it again for this one."
                 )
             logger.info("fold %d: measuring the saved weights %s", k, path)
         else:
-            train, _ = dataset.fold(k)
+            train, _ = encoded.fold(k)
             logger.info("fold %d: training on %d graphs", k, len(train))
             result = train_network(
                 config, train, seed=seed, readout_bias=readout_bias, progress=progress, **options
@@ -328,6 +348,7 @@ def cross_validate(
                 metadata=meta,
                 overwrite=True,
                 class_bias=result.class_bias,
+                degree_features=degree_features,
             )
             weights = load_weights(path)
         row = {"fold": k}

@@ -58,6 +58,10 @@ class WeightsFile:
     class_bias : ndarray of shape (C,)
         Integer added to each class sum before the argmax by a host-side readout; zeros (the
         core's own readout) unless the weights were trained with a readout bias.
+    degree_features : int
+        Number of one-hot degree columns the network's input has after the node tags (see
+        :meth:`GraphDataset.with_degree_features`); 0 when it takes the tags only. The first
+        layer takes ``n_tags + degree_features`` columns; :meth:`encode` appends them.
 
     Notes
     -----
@@ -77,6 +81,8 @@ class WeightsFile:
                         ``quantize_weights(float_<l>.T, config)``
     ``class_bias``      optional int64 ``(C,)``: integers a host-side readout adds to the class
                         sums before the argmax (absent: zeros, the core's own readout)
+    ``degree_features`` optional integer: one-hot degree columns appended to the node tags of
+                        every graph before it is run (absent: 0, tags only)
     ==================  ===========================================================================
     """
 
@@ -86,10 +92,34 @@ class WeightsFile:
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
     class_bias: np.ndarray | None = None
+    degree_features: int = 0
 
     def __post_init__(self):
         if self.class_bias is None:
             object.__setattr__(self, "class_bias", np.zeros(self.config.n_classes, np.int64))
+
+    def encode(self, dataset):
+        """Return ``dataset`` with the node features these weights take.
+
+        Appends :attr:`degree_features` one-hot degree columns to every graph's node tags
+        (nothing when it is 0) and checks the width against ``layer_dims[0]``.
+
+        Raises
+        ------
+        ValueError
+            If the dataset's tags plus the degree columns do not make ``layer_dims[0]``.
+        """
+        width = self.config.layer_dims[0]
+        if dataset.n_tags + self.degree_features != width:
+            with_degrees = (
+                f" plus {self.degree_features} degree columns" if self.degree_features else ""
+            )
+            raise ValueError(
+                f"the graphs of {dataset.name} have {dataset.n_tags} node tags{with_degrees}, "
+                f"but these weights' first layer takes {width} columns (layer_dims[0]); they "
+                f"need graphs with {width - self.degree_features} node tags."
+            )
+        return dataset.with_degree_features(self.degree_features)
 
     def classify(self, class_sums) -> np.ndarray:
         """Classes from class sums ``(..., C)``: argmax of ``class_sums + class_bias``.
@@ -156,6 +186,7 @@ def save_weights(
     metadata: dict | None = None,
     overwrite=False,
     class_bias=None,
+    degree_features: int = 0,
 ) -> Path:
     """Quantise float weights for ``config`` and write them, with the configuration, to ``path``.
 
@@ -173,6 +204,9 @@ def save_weights(
         Replace an existing file; without it an existing file is an error.
     class_bias : sequence of int, optional
         One integer a class, added to the class sums by a host-side readout (default: none).
+    degree_features : int
+        One-hot degree columns the network takes after the node tags (default 0: tags only);
+        at most ``layer_dims[0] - 1``.
 
     Returns
     -------
@@ -217,6 +251,15 @@ def save_weights(
                 f"not {describe(class_bias)}."
             )
         arrays["class_bias"] = bias.astype(np.int64)
+    if isinstance(degree_features, bool) or not isinstance(degree_features, (int, np.integer)):
+        raise TypeError(f"degree_features must be an integer, not {describe(degree_features)}.")
+    if not 0 <= degree_features < config.layer_dims[0]:
+        raise ValueError(
+            f"degree_features must be 0 to {config.layer_dims[0] - 1} (fewer than layer_dims[0] "
+            f"= {config.layer_dims[0]} columns), but it is {degree_features}."
+        )
+    if degree_features:
+        arrays["degree_features"] = np.array(degree_features, dtype=np.int64)
     for layer, weight in enumerate(floats):
         arrays[f"float_{layer}"] = weight
         arrays[f"quantised_{layer}"] = quantize_weights(weight.T, config).astype(np.int16)
@@ -328,7 +371,20 @@ def load_weights(path) -> WeightsFile:
                     f"but it is {describe(bias)}."
                 )
             bias = bias.astype(np.int64)
-    return WeightsFile(config, floats, quantised, metadata, path, bias)
+        degree_features = 0
+        if "degree_features" in archive.files:
+            entry = archive["degree_features"]
+            if entry.shape != () or entry.dtype.kind not in "iu":
+                raise WeightsFormatError(
+                    f"degree_features of {path} must be one integer, but it is {describe(entry)}."
+                )
+            degree_features = int(entry)
+            if not 0 <= degree_features < config.layer_dims[0]:
+                raise WeightsFormatError(
+                    f"degree_features of {path} is {degree_features}, but it must be 0 to "
+                    f"{config.layer_dims[0] - 1} for layer_dims {list(config.layer_dims)}."
+                )
+    return WeightsFile(config, floats, quantised, metadata, path, bias, degree_features)
 
 
 def packaged_weights_path(name: str) -> Path:
@@ -340,6 +396,8 @@ def weights_summary(weights: WeightsFile) -> str:
     """Return a one-line description of a weights file for logs and reports."""
     meta = weights.metadata
     parts = [f"layer_dims {list(weights.config.layer_dims)}"]
+    if weights.degree_features:
+        parts.append(f"degree_features {weights.degree_features}")
     for key in ("dataset", "fold", "seed", "test_accuracy"):
         if key in meta:
             value = meta[key]

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ from golden.datasets import graph_pair
 __all__ = ["main"]
 
 logger = logging.getLogger("spikegnn")
+
+#: Shipped weights ``spikegnn demo`` runs on MUTAG (``golden/weights/<name>.npz``).
+DEMO_WEIGHTS = "mutag_degree"
 
 
 class UsageError(ValueError):
@@ -260,43 +264,66 @@ def command_check(args) -> int:
     return 1
 
 
-def _load_training_data(args, config: CoreConfig):
-    """The dataset of ``--data`` and, with ``--fold K``, fold K's training and test indices."""
-    from golden.datasets import load_dataset
+def _training_config(args, dataset) -> CoreConfig:
+    """The configuration ``train`` and ``crossval`` use for a dataset of node tags.
 
-    dataset = load_dataset(args.data)
-    if dataset.n_tags != config.layer_dims[0]:
+    ``--config`` is taken as given and must take the tags plus ``--degree-features`` columns;
+    without it, the default configuration is sized to the data: ``layer_dims[0]`` the tags plus
+    the degree columns, ``layer_dims[-1]`` the classes.
+    """
+    if args.degree_features < 0:
         raise UsageError(
-            f"the graphs of {dataset.name} have {dataset.n_tags} node tags but the "
-            f"configuration's first layer takes {config.layer_dims[0]}; use a configuration "
-            f"with layer_dims[0] = {dataset.n_tags}."
+            f"--degree-features must be 0 or a positive number, but it is {args.degree_features}."
         )
+    width = dataset.n_tags + args.degree_features
+    if args.config is None:
+        default = CoreConfig()
+        dims = (width, *default.layer_dims[1:-1], max(dataset.n_classes, 2))
+        return replace(default, layer_dims=dims)
+    config = load_config(args.config)
+    if width != config.layer_dims[0]:
+        raise UsageError(
+            f"the graphs of {dataset.name} have {dataset.n_tags} node tags and "
+            f"--degree-features adds {args.degree_features} columns, {width} in all, but the "
+            f"configuration's first layer takes {config.layer_dims[0]}; use a configuration "
+            f"with layer_dims[0] = {width}."
+        )
+    return config
+
+
+def _fold_indices(args, dataset):
+    """All graph indices, or with ``--fold K`` fold K's training and test indices."""
     if args.fold is None:
-        return dataset, np.arange(len(dataset)), None
+        return np.arange(len(dataset)), None
     dataset.fold(args.fold)  # names the existing folds when K is not one of them
-    train, test = dataset.folds[args.fold - 1]
-    return dataset, train, test
+    return dataset.folds[args.fold - 1]
 
 
 def command_train(args) -> int:
     """Train the core's network on a dataset (or one fold's training graphs) and save it."""
+    from golden.datasets import load_dataset
     from golden.evaluate import evaluate
     from golden.train import TrainingUnavailableError, train_network
     from golden.weights import load_weights, save_weights
 
-    config = load_config(args.config)
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise UsageError(f"the weights file {out} already exists; pass --overwrite to replace it.")
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be a positive number, but it is {args.epochs}.")
-    dataset, train, test = _load_training_data(args, config)
-    print(f"training on {len(train)} graphs of {dataset.name} (fold {args.fold}), seed {args.seed}")
+    dataset = load_dataset(args.data)
+    config = _training_config(args, dataset)
+    train, test = _fold_indices(args, dataset)
+    encoded = dataset.with_degree_features(args.degree_features)
+    print(
+        f"training on {len(train)} graphs of {dataset.name} (fold {args.fold}), seed {args.seed}, "
+        f"layer_dims {list(config.layer_dims)}, {args.degree_features} degree columns"
+    )
     options = {} if args.epochs is None else {"epochs": args.epochs}
     try:
         result = train_network(
             config,
-            dataset.subset(train),
+            encoded.subset(train),
             seed=args.seed,
             readout_bias=args.readout_bias,
             **options,
@@ -320,6 +347,7 @@ def command_train(args) -> int:
         metadata=metadata,
         overwrite=args.overwrite,
         class_bias=bias,
+        degree_features=args.degree_features,
     )
     print(f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}; kept epoch {result.best_epoch}")
     print(f"fixed-point training accuracy {result.train_accuracy:.4f}")
@@ -331,7 +359,13 @@ def command_train(args) -> int:
         evaluation = evaluate(load_weights(out), dataset, "fixed", indices=test, skip_oversize=True)
         metadata["test_accuracy"] = evaluation.accuracy
         save_weights(
-            out, config, result.weights_float, metadata=metadata, overwrite=True, class_bias=bias
+            out,
+            config,
+            result.weights_float,
+            metadata=metadata,
+            overwrite=True,
+            class_bias=bias,
+            degree_features=args.degree_features,
         )
         print(f"fold {args.fold} test graphs, {evaluation.summary()}")
     print(f"wrote {out}")
@@ -340,11 +374,13 @@ def command_train(args) -> int:
 
 def command_eval(args) -> int:
     """Classify a dataset with trained weights on one backend and print the accuracy."""
+    from golden.datasets import load_dataset
     from golden.evaluate import evaluate
     from golden.weights import load_weights
 
     weights = load_weights(args.weights)
-    dataset, _, test = _load_training_data(args, weights.config)
+    dataset = load_dataset(args.data)
+    _, test = _fold_indices(args, dataset)
     indices = None if test is None else test
     evaluation = evaluate(
         weights,
@@ -374,7 +410,6 @@ def command_crossval(args) -> int:
     from golden.evaluate import BACKENDS, cross_validate, format_crossval
     from golden.train import TrainingUnavailableError
 
-    config = load_config(args.config)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
@@ -382,12 +417,7 @@ def command_crossval(args) -> int:
             f"--backends must list some of {', '.join(BACKENDS)}, but it is {args.backends!r}."
         )
     dataset = load_dataset(args.data)
-    if dataset.n_tags != config.layer_dims[0]:
-        raise UsageError(
-            f"the graphs of {dataset.name} have {dataset.n_tags} node tags but the "
-            f"configuration's first layer takes {config.layer_dims[0]}; use a configuration "
-            f"with layer_dims[0] = {dataset.n_tags}."
-        )
+    config = _training_config(args, dataset)
     try:
         report = cross_validate(
             dataset,
@@ -400,11 +430,15 @@ def command_crossval(args) -> int:
             overwrite=args.overwrite,
             reuse=args.reuse,
             readout_bias=args.readout_bias,
+            degree_features=args.degree_features,
             sim=args.sim,
         )
     except (TrainingUnavailableError, FileExistsError) as error:
         raise UsageError(str(error)) from None
-    print(f"{dataset.name}: {len(report['folds'])} folds, seed {args.seed}, test-fold accuracy")
+    print(
+        f"{dataset.name}: {len(report['folds'])} folds, seed {args.seed}, layer_dims "
+        f"{list(config.layer_dims)}, {args.degree_features} degree columns, test-fold accuracy"
+    )
     print(format_crossval(report))
     for backend, stats in report["summary"].items():
         print(f"{backend:>6}: {100 * stats['mean']:.1f} +- {100 * stats['std']:.1f} %")
@@ -420,29 +454,42 @@ def command_demo(args) -> int:
     when the shared benchmark data is there, the seed weights on the built-in dataset if not."""
     from golden.builtin import builtin_dataset
     from golden.datasets import load_dataset, mutag_path
+    from golden.evaluate import float_run
     from golden.fixed import FixedPointModel
     from golden.weights import load_weights, packaged_weights_path
 
     config = CoreConfig()
-    print("spikegnn demo: the default core configuration")
-    print("  " + config.describe().replace("\n", "\n  "))
-    trained = packaged_weights_path("mutag")
+    trained = packaged_weights_path(DEMO_WEIGHTS)
     if mutag_path().is_dir() and trained.is_file():
         weights = load_weights(trained)
         config = weights.config
-        dataset = load_dataset(mutag_path())
+        dataset = weights.encode(load_dataset(mutag_path()))
         reference = weights.reference_network()
         source = f"trained weights {trained.name}"
+        print(f"spikegnn demo: the configuration of the trained weights {trained.name}")
+        print(
+            f"  input: {dataset.n_tags - weights.degree_features} node tags and "
+            f"{weights.degree_features} one-hot degree columns; readout class bias "
+            f"{weights.class_bias.tolist()}"
+        )
     else:
+        weights = None
         dataset = builtin_dataset(n_tags=config.layer_dims[0])
         reference = seed_network(config)
         source = "seed weights"
+        print("spikegnn demo: the default core configuration")
+    print("  " + config.describe().replace("\n", "\n  "))
     pairs = [graph_pair(g) for g in dataset]
     print(f"\n{dataset.name} dataset: {len(dataset)} graphs, {dataset.n_classes} classes")
 
-    float_classes = np.array([reference.graph_classify(f, a) for a, f in pairs])
     model = FixedPointModel.from_float(config, [conv.W for conv in reference.convs])
     result = model.run_graphs(pairs)
+    if weights is None:
+        float_classes = np.array([reference.graph_classify(f, a) for a, f in pairs])
+        fixed_classes = result.classes
+    else:
+        float_classes = float_run(weights, pairs)[0]
+        fixed_classes = weights.classify(result.class_sums)
     print(
         f"\nfloat reference ({source}, threshold "
         f"{config.threshold}, tau {config.tau_mem}, T {config.timesteps}):"
@@ -450,10 +497,10 @@ def command_demo(args) -> int:
     print(f"  classes predicted: {np.bincount(float_classes, minlength=2).tolist()} per class")
     print(f"  accuracy: {np.mean(float_classes == dataset.labels):.3f}")
     print("fixed-point golden model:")
-    print(f"  classes predicted: {np.bincount(result.classes, minlength=2).tolist()} per class")
-    print(f"  accuracy: {np.mean(result.classes == dataset.labels):.3f}")
+    print(f"  classes predicted: {np.bincount(fixed_classes, minlength=2).tolist()} per class")
+    print(f"  accuracy: {np.mean(fixed_classes == dataset.labels):.3f}")
     print(f"  firing rates per layer: {[round(r, 3) for r in result.firing_rates()]}")
-    print(f"  class agreement with float: {np.mean(result.classes == float_classes):.3f}")
+    print(f"  class agreement with float: {np.mean(fixed_classes == float_classes):.3f}")
     print(f"  graph 0 last-layer spike counts (node x class):\n{result.graph_counts(0).T}")
 
     if args.no_rtl:
@@ -488,12 +535,7 @@ def command_run(args) -> int:
 
     weights = load_weights(args.weights)
     config = weights.config
-    dataset = load_dataset(args.graph)
-    if dataset.n_tags != config.layer_dims[0]:
-        raise UsageError(
-            f"the graphs of {args.graph} have {dataset.n_tags} node features but the weights "
-            f"file's configuration takes {config.layer_dims[0]}."
-        )
+    dataset = weights.encode(load_dataset(args.graph))
     golden = weights.fixed_model()
     bias = getattr(weights, "class_bias", None)
     bias = np.zeros(config.n_classes, dtype=np.int64) if bias is None else np.asarray(bias)
@@ -550,6 +592,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_config(sub):
         sub.add_argument("--config", metavar="FILE", help="configuration JSON (default: built-in)")
+
+    def with_training(sub):
+        sub.add_argument("--seed", type=int, default=0, help="initialisation and spike sampling")
+        sub.add_argument("--epochs", type=int, metavar="E", help="passes over the training graphs")
+        sub.add_argument(
+            "--readout-bias", action="store_true", help="also learn a host-side class-sum bias"
+        )
+        sub.add_argument(
+            "--degree-features",
+            type=int,
+            default=0,
+            metavar="D",
+            help="append D one-hot degree columns to the node tags (default 0)",
+        )
 
     def with_sim(sub):
         sub.add_argument(
@@ -609,13 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(train)
     train.add_argument("--data", required=True, metavar="DIR", help="dataset file or folder")
     train.add_argument("--fold", type=int, metavar="K", help="train on fold K's training graphs")
-    train.add_argument("--seed", type=int, default=0, help="initialisation and spike sampling")
-    train.add_argument("--epochs", type=int, metavar="E", help="passes over the training graphs")
+    with_training(train)
     train.add_argument("--out", required=True, metavar="WEIGHTS", help="weights file to write")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    train.add_argument(
-        "--readout-bias", action="store_true", help="also learn a host-side class-sum bias"
-    )
     train.set_defaults(run=command_train)
 
     evaluate = commands.add_parser("eval", help="accuracy of trained weights on one backend")
@@ -638,14 +690,10 @@ def build_parser() -> argparse.ArgumentParser:
     crossval.add_argument("--out-dir", default="build/crossval", metavar="DIR")
     crossval.add_argument("--backends", default="float,fixed,rtl", help="comma-separated list")
     crossval.add_argument("--folds", type=int, nargs="+", metavar="K", help="default: all")
-    crossval.add_argument("--seed", type=int, default=0)
-    crossval.add_argument("--epochs", type=int, metavar="E")
+    with_training(crossval)
     reuse = crossval.add_mutually_exclusive_group()
     reuse.add_argument("--overwrite", action="store_true", help="train every fold again")
     reuse.add_argument("--reuse", action="store_true", help="measure saved fold weights")
-    crossval.add_argument(
-        "--readout-bias", action="store_true", help="also learn a host-side class-sum bias"
-    )
     crossval.set_defaults(run=command_crossval)
 
     check = commands.add_parser("check-config", help="derived formats and threshold check")

@@ -13,6 +13,7 @@ from golden.datasets import (
     DatasetFormatError,
     Graph,
     GraphDataset,
+    degree_one_hot,
     load_dataset,
     load_text,
     load_tudataset,
@@ -587,3 +588,47 @@ def test_mutag_batch(mutag):
     assert int(adjacency.sum()) == 7442
     assert int(features.sum()) == 3371
     np.testing.assert_array_equal(labels, mutag.labels)
+
+
+def test_degree_one_hot_columns():
+    # Degrees 1, 3, 0 and 5 with three columns: 5 shares the last column, 0 has none.
+    adjacency = np.zeros((4, 4), dtype=np.int64)
+    adjacency[0, 1] = 1
+    adjacency[1, [0, 2, 3]] = 1
+    adjacency[3, :] = 1
+    adjacency[3, 3] = 0
+    adjacency = np.pad(adjacency, ((0, 2), (0, 2)))
+    adjacency[3, 4:] = 1
+    np.testing.assert_array_equal(
+        degree_one_hot(adjacency, 3)[:4],
+        [[1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 1]],
+    )
+    assert degree_one_hot(adjacency, 0).shape == (6, 0)
+    with pytest.raises(ValueError, match="max_degree must be a non-negative integer, but it is -1"):
+        degree_one_hot(adjacency, -1)
+    with pytest.raises(TypeError, match="max_degree must be a non-negative integer, not"):
+        degree_one_hot(adjacency, 2.0)
+
+
+def test_with_degree_features_appends_columns_and_keeps_folds(tmp_path):
+    dataset = load_text(write(tmp_path, TINY))
+    dataset = GraphDataset(
+        dataset.name,
+        dataset.graphs,
+        dataset.n_classes,
+        dataset.n_tags,
+        dataset.label_values,
+        folds=((np.array([0]), np.array([1])),),
+        tag_values=dataset.tag_values,
+    )
+    encoded = dataset.with_degree_features(2)
+    assert encoded.n_tags == dataset.n_tags + 2 == 5
+    assert encoded.tag_values == ()
+    # Path 0-1-2: degrees 1, 2, 1; the second graph: node 1 aggregates node 0 only.
+    np.testing.assert_array_equal(encoded[0].features[:, 3:], [[1, 0], [0, 1], [1, 0]])
+    np.testing.assert_array_equal(encoded[1].features[:, 3:], [[0, 0], [1, 0]])
+    np.testing.assert_array_equal(encoded[0].features[:, :3], dataset[0].features)
+    np.testing.assert_array_equal(encoded.labels, dataset.labels)
+    train, test = encoded.fold(1)
+    assert (train[0].name, test[0].name) == (encoded[0].name, encoded[1].name)
+    assert dataset.with_degree_features(0) is dataset

@@ -87,7 +87,7 @@ def test_oversize_graph_is_named_or_skipped(weights_path, dataset):
 def test_tag_count_must_match_the_first_layer(weights_path):
     weights = load_weights(weights_path)
     narrow = builtin_dataset(n_graphs=10, n_tags=4)
-    with pytest.raises(ValueError, match="have 4 node tags .* first layer takes 7"):
+    with pytest.raises(ValueError, match="have 4 node tags.* first layer takes 7"):
         evaluate(weights, narrow, "fixed")
     with pytest.raises(ValueError, match="backend must be one of float, fixed, rtl, not 'gpu'"):
         evaluate(weights, narrow, "gpu")
@@ -221,7 +221,33 @@ def test_tudataset_with_three_tags_and_classes(tmp_path, capsys):
     classes = loaded.fixed_model().run_graphs([(g.adjacency, g.features) for g in dataset]).classes
     assert figures["graphs"] == 12
     assert figures["accuracy"] == float(np.mean(classes == dataset.labels))
-    # The default configuration takes 7 tags: a clear error, exit status 2.
+    # Without --config the default configuration is sized to the data: 3 tags, 3 classes.
+    sized = tmp_path / "x.npz"
+    assert main(["train", "--data", str(data), "--epochs", "2", "--out", str(sized)]) == 0
+    assert load_weights(sized).config.layer_dims == (3, CoreConfig().layer_dims[1], 3)
+    # A configuration that does not take the tags plus degree columns: one sentence, status 2.
     capsys.readouterr()
-    assert main(["train", "--data", str(data), "--out", str(tmp_path / "x.npz")]) == 2
-    assert "have 3 node tags but the configuration's first layer takes 7" in capsys.readouterr().err
+    argv = [*argv, "--degree-features", "2", "--out", str(tmp_path / "y.npz")]
+    assert main(argv) == 2
+    assert (
+        "have 3 node tags and --degree-features adds 2 columns, 5 in all, but the "
+        "configuration's first layer takes 3" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "y.npz").exists()
+
+
+def test_degree_features_from_train_to_eval(tmp_path):
+    data = tmp_path / "T"
+    write_tudataset(data)
+    weights = tmp_path / "w.npz"
+    argv = ["train", "--data", str(data), "--epochs", "2", "--degree-features", "2"]
+    assert main([*argv, "--out", str(weights)]) == 0
+    loaded = load_weights(weights)
+    assert (loaded.config.layer_dims[0], loaded.degree_features) == (5, 2)
+    report = tmp_path / "r.json"
+    argv = ["eval", "--data", str(data), "--weights", str(weights), "--json", str(report)]
+    assert main(argv) == 0
+    encoded = load_dataset(data).with_degree_features(2)
+    pairs = [(g.adjacency, g.features) for g in encoded]
+    classes = loaded.fixed_model().run_graphs(pairs).classes
+    assert json.loads(report.read_text())["accuracy"] == float(np.mean(classes == encoded.labels))

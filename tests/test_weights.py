@@ -163,3 +163,30 @@ def test_class_bias_round_trip_and_default(tmp_path):
     rewrite(path, class_bias=np.array([1, 2, 3]))
     with pytest.raises(WeightsFormatError, match="class_bias of .* must be 2 integers"):
         load_weights(path)
+
+
+def test_degree_features_round_trip_and_encode(tmp_path):
+    from golden.builtin import builtin_dataset
+
+    config = CoreConfig(layer_dims=(5, 4, 2))
+    weights = [np.full((5, 4), 0.25), np.full((4, 2), 0.5)]
+    plain = load_weights(save_weights(tmp_path / "a.npz", config, weights))
+    assert plain.degree_features == 0
+    path = save_weights(tmp_path / "b.npz", config, weights, degree_features=2)
+    loaded = load_weights(path)
+    assert loaded.degree_features == 2
+    assert "degree_features 2" in weights_summary(loaded)
+    tags = builtin_dataset(n_graphs=10, n_tags=3)
+    encoded = loaded.encode(tags)
+    assert encoded.n_tags == 5
+    np.testing.assert_array_equal(encoded[2].features[:, :3], tags[2].features)
+    with pytest.raises(ValueError, match="have 5 node tags plus 2 degree columns, but .* takes 5"):
+        loaded.encode(builtin_dataset(n_graphs=10, n_tags=5))
+    with pytest.raises(ValueError, match="degree_features must be 0 to 4 .* but it is 5"):
+        save_weights(tmp_path / "c.npz", config, weights, degree_features=5)
+    rewrite(path, degree_features=np.array([1, 2]))
+    with pytest.raises(WeightsFormatError, match="degree_features of .* must be one integer"):
+        load_weights(path)
+    rewrite(path, degree_features=np.array(7))
+    with pytest.raises(WeightsFormatError, match="degree_features of .* is 7, but it must be 0 to"):
+        load_weights(path)
