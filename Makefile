@@ -21,7 +21,7 @@ help:
 	@echo "make bench     throughput of the reference and fixed-point golden models on MUTAG"
 	@echo "make soak N=10000   N random graphs through the simulated board's UART link vs golden"
 	@echo "make crossval  train and measure float, fixed and RTL on every MUTAG fold (DATA=...)"
-	@echo "make bitstream BOARD=icebreaker|ulx3s   bitstream and build/<board>/report.json"
+	@echo "make bitstream BOARD=icebreaker|ulx3s|icesugar|orangecrab   bitstream and build/<board>/report.json"
 	@echo "make report    build every board and print the table of their figures"
 	@echo "make sweep BOARD=ulx3s [LANES='4 8 16'] [WIDTHS='6 8'] [CLOCK=100]   design-space CSV + plot"
 	@echo "make formal   every SymbiYosys check, deep ones included (build/formal/results.json)"

@@ -1,6 +1,6 @@
 """Board tops: the spike GNN core behind a framed, CRC-checked UART link, clocked from a PLL.
 
-Two boards are supported:
+Four boards are supported:
 
 ``icebreaker``
     1BitSquared iCEBreaker, Lattice iCE40UP5K-SG48. The 12 MHz oscillator on pin 35 drives an
@@ -8,6 +8,15 @@ Two boards are supported:
 ``ulx3s``
     Radiona ULX3S with the LFE5U-85F (ECP5, BG381, speed 6). The 25 MHz oscillator on G2 drives
     an ``EHXPLLL``; the FTDI is the UART (FPGA rx M1, tx L4).
+``icesugar``
+    MuseLab iCESugar (v1.5), iCE40UP5K-SG48. The 12 MHz clock on pin 35 drives an
+    ``SB_PLL40_PAD``; the iCELink's USB serial port is the UART (FPGA rx pin 4, tx pin 6).
+``orangecrab``
+    Good Stuff Department OrangeCrab r0.2 with the LFE5U-25F (ECP5, MG285, speed 8). The 48 MHz
+    oscillator on A9 drives an ``EHXPLLL``. The board has no USB-UART bridge: the UART is on the
+    Feather header's RX and TX positions, pins ``0`` (FPGA rx, N17) and ``1`` (FPGA tx, M18),
+    with a pull-up on rx. Wire a 3.3 V USB-UART adapter's TXD to pin 0, its RXD to pin 1 and
+    its GND to a GND pin.
 
 The link (:class:`UARTCore`) runs 8N1 UART bytes through :class:`hdl.link.FrameLink`: each host
 frame carries one command with a sync byte, a length and a CRC-16, is buffered whole in block
@@ -18,8 +27,9 @@ unframed two-bytes-a-word bridge, kept for tests of the UART alone.
 
 LEDs: ``busy`` (the core's output, high from an accepted ``RUN`` until its class is known) and
 ``error`` (sticky: a UART framing error or overrun, or a byte dropped because the link was busy;
-also lit while the PLL has not locked). On the iCEBreaker busy is the green LED and error the red
-one; on the ULX3S they are LEDs 0 and 1.
+also lit while the PLL has not locked). On the iCEBreaker, the iCESugar and the OrangeCrab busy is
+the green LED and error the red one (of the RGB LED on the latter two); on the ULX3S they are
+LEDs 0 and 1.
 """
 
 from __future__ import annotations
@@ -29,11 +39,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from amaranth import Cat, ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
-from amaranth.build import Platform
+from amaranth.build import Attrs, Platform
 from amaranth.lib import io, stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.icesugar import ICESugarPlatform
+from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
+from amaranth_boards.resources import LEDResources, UARTResource
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from golden.config import CoreConfig
@@ -735,6 +748,33 @@ class _ULX3S85FBuildPlatform(ULX3S_85F_Platform):
         return [tool for tool in super().required_tools if tool != "openFPGALoader"]
 
 
+class _OrangeCrab25FBuildPlatform(OrangeCrabR0_2_25FPlatform):
+    """OrangeCrab r0.2 25F with a UART and single LEDs, for building only.
+
+    The UART is added on the Feather header: rx on pin ``0`` and tx on pin ``1`` (the Feather
+    RX and TX positions), LVCMOS33 with a pull-up, so that rx idles high with no adapter
+    attached. ``led`` 0, 1 and 2 are the red, green and blue parts of the RGB LED (active low).
+    ``dfu-suffix``, which only adds the DFU bootloader's suffix to the bitstream for
+    ``dfu-util``, is neither required nor run: the flow's bitstream is the plain ``.bit``.
+    """
+
+    resources = [
+        *OrangeCrabR0_2_25FPlatform.resources,
+        UARTResource(
+            0, rx="0", tx="1", conn=("io", 0), attrs=Attrs(IO_TYPE="LVCMOS33", PULLMODE="UP")
+        ),
+        *LEDResources(pins="K4 M3 J3", invert=True, attrs=Attrs(IO_TYPE="LVCMOS33")),
+    ]
+
+    @property
+    def required_tools(self):
+        return [tool for tool in super().required_tools if tool != "dfu-suffix"]
+
+    @property
+    def command_templates(self):
+        return [template for template in super().command_templates if "dfu-suffix" not in template]
+
+
 @dataclass(frozen=True)
 class BoardSpec:
     """What the flow needs to know about one board.
@@ -762,6 +802,8 @@ class BoardSpec:
         Indices of the ``led`` resources that show ``busy`` and the sticky link error.
     constraints_suffix : str
         ``"pcf"`` or ``"lpf"``.
+    uart_source : str
+        What the ``uart`` pins connect to, for the header of the committed constraint file.
     """
 
     name: str
@@ -775,6 +817,7 @@ class BoardSpec:
     busy_led: int
     error_led: int
     constraints_suffix: str
+    uart_source: str = "the FTDI UART"
 
     def platform(self) -> Platform:
         """A fresh Amaranth platform for this board (a platform builds only once)."""
@@ -817,6 +860,35 @@ BOARDS: dict[str, BoardSpec] = {
         error_led=1,
         constraints_suffix="lpf",
     ),
+    "icesugar": BoardSpec(
+        name="icesugar",
+        title="iCESugar",
+        device="iCE40UP5K-SG48",
+        family="ice40",
+        platform_class=ICESugarPlatform,
+        clock_resource="clk12",
+        input_mhz=12.0,
+        # The iCEBreaker's device and core: the iCEBreaker's default clock.
+        default_clock_mhz=22.875,
+        busy_led=1,  # green
+        error_led=0,  # red
+        constraints_suffix="pcf",
+        uart_source="the iCELink USB UART",
+    ),
+    "orangecrab": BoardSpec(
+        name="orangecrab",
+        title="OrangeCrab r0.2",
+        device="LFE5U-25F-8MG285C",
+        family="ecp5",
+        platform_class=_OrangeCrab25FBuildPlatform,
+        clock_resource="clk",
+        input_mhz=48.0,
+        default_clock_mhz=60.0,  # the ULX3S's clock (docs/synthesis.md)
+        busy_led=1,  # green
+        error_led=0,  # red
+        constraints_suffix="lpf",
+        uart_source="a 3.3 V USB-UART",
+    ),
 }
 
 
@@ -836,7 +908,8 @@ class BoardTop(Elaboratable):
     config : CoreConfig
         The core's configuration.
     board : str
-        A key of :data:`BOARDS`: ``"icebreaker"`` or ``"ulx3s"``.
+        A key of :data:`BOARDS`: ``"icebreaker"``, ``"ulx3s"``, ``"icesugar"`` or
+        ``"orangecrab"``.
     clock_mhz : float, optional
         Wanted core clock; the board's ``default_clock_mhz`` when omitted. The PLL gives the
         closest frequency it can (:attr:`clock_mhz` holds it).

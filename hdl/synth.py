@@ -18,7 +18,8 @@ sites: iCE40 logic cells, ECP5 ``TRELLIS_COMB``), ``ff``, ``dsp`` and ``dsp_tota
 ECP5 18 kbit ``DP16KD``), ``spram`` and ``spram_total`` (iCE40 ``SB_SPRAM256KA``; 0 on ECP5),
 ``bitstream`` and ``seconds``. ``docs/synthesis.md`` explains them and lists measured figures.
 
-Command line: ``python -m hdl.synth icebreaker ulx3s`` builds both boards and prints a table.
+Command line: ``python -m hdl.synth icebreaker ulx3s icesugar orangecrab`` builds the boards
+named (every board when none is) and prints a table.
 """
 
 from __future__ import annotations
@@ -105,14 +106,15 @@ _ICE40_FF = re.compile(r"^SB_DFF\w*$")
 
 #: Header written on top of the constraint files copied into ``constraints/``.
 _CONSTRAINTS_HEADER = """\
-# {title} ({device}): pins and clocks of the spikegnn board top (hdl/boards.py), exactly
-# as the Amaranth flow writes them (tests/test_synth.py checks that they still agree).
+# {title} ({device})
+# Pins and clocks of the spikegnn board top (hdl/boards.py), exactly as the Amaranth flow
+# writes them (tests/test_synth.py checks that they still agree).
 # Regenerate with: python -m hdl.synth {board} --update-constraints
 #
 # {clock}_0__io: the {input:g} MHz oscillator, which only feeds the PLL. The core clock is the
 #   PLL output; nextpnr derives its constraint from the PLL settings.
-# uart_0__rx__io / uart_0__tx__io: the FTDI UART, 8N1, 115200 baud by default; each 16-bit
-#   word travels as two bytes, most significant first.
+# uart_0__rx__io / uart_0__tx__io: {uart}, 8N1, 115200 baud by default, carrying the
+#   CRC-checked frames of docs/protocol.md.
 # led_{busy}__io: busy (a RUN is in progress). led_{error}__io: UART error, or PLL not locked.
 """
 
@@ -304,7 +306,8 @@ def synthesize(
     config : CoreConfig
         Configuration of the core.
     board : str
-        A key of :data:`hdl.boards.BOARDS`: ``"icebreaker"`` or ``"ulx3s"``.
+        A key of :data:`hdl.boards.BOARDS`: ``"icebreaker"``, ``"ulx3s"``, ``"icesugar"`` or
+        ``"orangecrab"``.
     build_dir : path, optional
         Output folder; ``build/<board>`` when omitted.
     clock_mhz : float, optional
@@ -512,6 +515,7 @@ def constraints_text(board: str, config: CoreConfig | None = None) -> str:
         input=spec.input_mhz,
         busy=spec.busy_led,
         error=spec.error_led,
+        uart=spec.uart_source,
     )
     return header + flow_constraints(board, config).rstrip("\n") + "\n"
 

@@ -13,6 +13,7 @@ import hdl.sweep as sweep
 import hdl.synth
 from golden.builtin import builtin_dataset
 from golden.config import ConfigError, CoreConfig
+from hdl.boards import BOARDS
 from sim.cli import main as cli_main
 from sim.cycles import predict_cycles
 
@@ -142,6 +143,18 @@ def test_synth_command_writes_json_and_reports_timing(tmp_path, capsys, fake_syn
     assert "timing not met: Fmax 23.00 MHz is below the 100.00 MHz clock" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_every_board_goes_through_the_commands(board, tmp_path, capsys, fake_synthesize):
+    path = tmp_path / "report.json"
+    assert cli_main(["synth", "--board", board, "--clock-mhz", "20", "--json", str(path)]) == 0
+    assert json.loads(path.read_text())["board"] == board
+    assert hdl.synth.main([board, "--build-root", str(tmp_path), "--clock-mhz", "20"]) == 0
+    assert fake_synthesize[-1][2] == str(tmp_path / board)
+    assert capsys.readouterr().out.splitlines()[-1].split()[:2] == [board, "test-device"]
+    assert sweep.main([board, "--lanes", "4", "--weight-widths", "2"]) == 2
+    assert "weight_width must be at least 3" in capsys.readouterr().err
 
 
 def test_synth_command_errors(tmp_path, capsys, fake_synthesize):

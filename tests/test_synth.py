@@ -10,6 +10,7 @@ so nothing here skips.
 
 import json
 import os
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -144,6 +145,70 @@ def test_default_clock_gives_uart(board):
     assert top.clock_mhz == pytest.approx(BOARDS[board].default_clock_mhz, rel=0.01)
     achieved = top.clock_mhz * 1e6 / top.divisor
     assert achieved == pytest.approx(DEFAULT_BAUD, rel=0.01)
+
+
+#: PLL settings and UART divisor of the boards whose clock follows another board's: the
+#: iCESugar (12 MHz in) as ``yowasp-icepll -i 12 -o 22.875`` prints them (DIVR, DIVF, DIVQ,
+#: FILTER_RANGE), the OrangeCrab (48 MHz in) as ``yowasp-ecppll -i 48 -o 60`` does (CLKI_DIV,
+#: CLKFB_DIV, CLKOP_DIV).
+BOARD_CLOCKING = {
+    "icesugar": (22.875, (0, 60, 5, 1), 199),
+    "orangecrab": (60.0, (4, 5, 10), 521),
+}
+
+
+@pytest.mark.parametrize("board", sorted(BOARD_CLOCKING))
+def test_board_pll_and_uart_divisor(board):
+    mhz, settings, divisor = BOARD_CLOCKING[board]
+    top = BoardTop(CoreConfig(), board)
+    top._MustUse__silence = True  # never elaborated here
+    pll = top.pll
+    if BOARDS[board].family == "ice40":
+        assert (pll.divr, pll.divf, pll.divq, pll.filter_range) == settings
+    else:
+        assert (pll.clki_div, pll.clkfb_div, pll.clkop_div) == settings
+        assert pll.f_vco == 600
+    assert top.clock_mhz == mhz
+    assert top.divisor == divisor
+
+
+#: Pins of the boards whose UART and LEDs the flow adds or picks (docs/synthesis.md lists them).
+BOARD_PINS = {
+    "icesugar": [
+        "set_io clk12_0__io 35",
+        "set_io uart_0__rx__io 4",
+        "set_io uart_0__tx__io 6",
+        "set_io led_1__io 41",
+        "set_io led_0__io 40",
+    ],
+    "orangecrab": [
+        'LOCATE COMP "clk_0__io" SITE "A9";',
+        'LOCATE COMP "uart_0__rx__io" SITE "N17";',
+        'IOBUF PORT "uart_0__rx__io" IO_TYPE=LVCMOS33 PULLMODE=UP;',
+        'LOCATE COMP "uart_0__tx__io" SITE "M18";',
+        'LOCATE COMP "led_1__io" SITE "M3";',
+        'LOCATE COMP "led_0__io" SITE "K4";',
+    ],
+}
+
+
+@pytest.mark.parametrize("board", sorted(BOARD_PINS))
+def test_board_pins(board):
+    lines = flow_constraints(board).splitlines()
+    assert [line for line in BOARD_PINS[board] if line not in lines] == []
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_build_script_runs_only_the_yowasp_tools(board):
+    """No programmer or bootloader tool is needed to build (openFPGALoader, dfu-suffix)."""
+    spec = BOARDS[board]
+    provided = set(toolchain_env(spec.family))
+    required = {tool.upper().replace("-", "_") for tool in spec.platform().required_tools}
+    assert required == provided
+    top = BoardTop(CoreConfig(), board)
+    plan = spec.platform().prepare(top, name="top")
+    invoked = set(re.findall(r'^"\$(\w+)"', plan.files["build_top.sh"], re.MULTILINE))
+    assert invoked == provided
 
 
 @pytest.mark.parametrize("family", ["ice40", "ecp5"])
