@@ -220,15 +220,20 @@ def evaluate(
             from sim.runner import run_rtl
 
             replies = run_rtl(
-                weights.config, weights.weights_q, pairs, seed=seed, sim=sim, check=False
+                weights.config,
+                weights.weights_q,
+                pairs,
+                seed=seed,
+                sim=sim,
+                check=False,
+                class_bias=weights.class_bias,
             )
             mismatches = sum(
                 reply.klass != result.classes[i]
                 or not np.array_equal(reply.counts, result.graph_counts(i))
                 for i, reply in enumerate(replies)
             )
-            # The core's class is the bias-free argmax (compared above); the host adds the bias.
-            classes = weights.classify(np.array([reply.counts.sum(axis=0) for reply in replies]))
+            classes = np.array([reply.klass for reply in replies])
             spikes = sum(int(reply.counts.sum()) for reply in replies)
             neurons = sum(reply.counts.size for reply in replies)
             rates = [None] * (weights.config.n_layers - 1) + [spikes / max(neurons, 1)]
@@ -267,7 +272,7 @@ def cross_validate(
     Fold ``k``'s weights go to ``out_dir/fold-k.npz`` and the figures to
     ``out_dir/results.json``. Graphs over the core's limits are skipped and counted. With
     ``reuse``, folds whose weights file exists are measured without training again. With
-    ``readout_bias``, training also learns the host-side readout bias (see `train_network`).
+    ``readout_bias``, training also learns the core's readout class bias (see `train_network`).
     ``dataset`` holds the node tags only; with ``degree_features`` the network also takes that
     many one-hot degree columns (:meth:`GraphDataset.with_degree_features`), so
     ``layer_dims[0]`` must equal the tags plus ``degree_features``.

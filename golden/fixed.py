@@ -20,6 +20,7 @@ __all__ = [
     "FixedPointModel",
     "FixedResult",
     "aggregate",
+    "check_class_bias",
     "draw_schedule",
     "encode_and_integrate",
     "normalise_counts",
@@ -200,13 +201,44 @@ def normalise_counts(counts: np.ndarray, config: CoreConfig) -> np.ndarray:
     return config.normalisation_table[top[:, None, None], counts]
 
 
-def readout(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum the last layer's counts over nodes and take the argmax (ties go to the lowest class).
+def readout(counts: np.ndarray, class_bias=None) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the last layer's counts over nodes, add the class bias and take the argmax.
 
-    Normalising the last layer would scale every class sum alike, so the core skips it.
+    Ties go to the lowest class. The class sums returned are the plain count sums, without the
+    bias. Normalising the last layer would scale every class sum alike, so the core skips it.
     """
     class_sums = counts.sum(axis=1)
-    return class_sums, np.argmax(class_sums, axis=1)
+    biased = class_sums if class_bias is None else class_sums + np.asarray(class_bias)
+    return class_sums, np.argmax(biased, axis=1)
+
+
+def check_class_bias(config: CoreConfig, class_bias) -> np.ndarray:
+    """Return ``class_bias`` as ``C`` int64 values in the weight format (zeros for None).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If it is not ``C`` integers from ``weight_min`` to ``weight_max``.
+    """
+    if class_bias is None:
+        return np.zeros(config.n_classes, dtype=np.int64)
+    bias = np.asarray(class_bias)
+    if bias.shape != (config.n_classes,):
+        raise ValueError(
+            f"class_bias must hold {config.n_classes} integers (one a class), "
+            f"not {describe(class_bias)}."
+        )
+    if bias.dtype.kind not in "iu" and not (
+        bias.dtype.kind == "f" and np.all(np.isfinite(bias)) and np.all(bias == np.round(bias))
+    ):
+        raise TypeError(f"class_bias must hold integers, not {describe(class_bias)}.")
+    bias = bias.astype(np.int64)
+    if bias.min() < config.weight_min or bias.max() > config.weight_max:
+        raise ValueError(
+            f"class_bias must lie in [{config.weight_min}, {config.weight_max}] (the weight "
+            f"format), but it holds {int(bias.min())} to {int(bias.max())}."
+        )
+    return bias
 
 
 @dataclass(frozen=True)
@@ -218,7 +250,9 @@ class FixedResult:
     counts : tuple of ndarray
         Spike counts of every layer, each ``(B, N, out)``, zero on padded nodes.
     class_sums : ndarray of shape (B, C)
+        Last-layer spike counts summed over each graph's nodes (without the class bias).
     classes : ndarray of shape (B,)
+        Argmax of ``class_sums`` plus the model's class bias, ties to the lowest class.
     n_nodes : ndarray of shape (B,)
     """
 
@@ -277,18 +311,22 @@ class FixedPointModel:
         Formats, constants and limits shared with the gateware.
     weights : sequence of ndarray
         Quantised weights, one ``(out, in)`` integer matrix a layer, as the core stores them.
+    class_bias : sequence of int, optional
+        One integer a class, in the weight format's range, added to the class sums before the
+        argmax, as the core's readout does (default: zeros).
 
     Raises
     ------
     ValueError
-        If a weight matrix has the wrong shape or values outside the weight format.
+        If a weight matrix or the class bias has the wrong shape or values outside the weight
+        format.
 
     Notes
     -----
     Use :meth:`from_float` to quantise float weights, for example a reference model's.
     """
 
-    def __init__(self, config: CoreConfig, weights):
+    def __init__(self, config: CoreConfig, weights, class_bias=None):
         self.config = config
         weights = list(weights)
         if len(weights) != config.n_layers:
@@ -317,11 +355,12 @@ class FixedPointModel:
                 )
             checked.append(matrix.astype(np.int64))
         self.weights = tuple(checked)
+        self.class_bias = check_class_bias(config, class_bias)
 
     @classmethod
-    def from_float(cls, config: CoreConfig, weights) -> FixedPointModel:
+    def from_float(cls, config: CoreConfig, weights, class_bias=None) -> FixedPointModel:
         """Quantise float weight matrices with :func:`quantize_weights` and build the model."""
-        return cls(config, [quantize_weights(w, config) for w in weights])
+        return cls(config, [quantize_weights(w, config) for w in weights], class_bias)
 
     def prepare(self, adjacency, node_features) -> tuple[np.ndarray, np.ndarray]:
         """Check one graph against the configuration and return its integer arrays."""
@@ -375,7 +414,7 @@ class FixedPointModel:
                     x = normalise_counts(counts[layer - 1][block], config)
                 probability = project(aggregate(adjacency[block], x, config), weight, config)
                 counts[layer][block] = encode_and_integrate(probability, draws[layer], config)
-        class_sums, classes = readout(counts[-1])
+        class_sums, classes = readout(counts[-1], self.class_bias)
         return FixedResult(counts, class_sums, classes, np.asarray(n_nodes))
 
     def run_graphs(self, graphs) -> FixedResult:
@@ -401,5 +440,5 @@ class FixedPointModel:
         return result.graph_counts(0)
 
     def graph_classify(self, node_features, adjacency) -> int:
-        """Class of one graph: sum-pool of the last layer's counts, then argmax."""
+        """Class of one graph: sum-pool of the last layer's counts, class bias, argmax."""
         return int(self.run_graphs([(adjacency, node_features)]).classes[0])

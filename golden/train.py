@@ -115,7 +115,7 @@ class TrainResult:
     firing_rates : list of float
         Mean spike count per neuron of every layer (fixed-point model, training graphs).
     class_bias : ndarray of shape (C,) or None
-        Integers a host-side readout adds to the class sums (``readout_bias``), else None.
+        Integers the core's readout adds to the class sums (``readout_bias``), else None.
     """
 
     config: CoreConfig
@@ -268,8 +268,8 @@ def train_network(
         Draw input spikes in the forward pass (as the core does); without it every count is
         its expectation.
     readout_bias : bool
-        Also learn one integer a class that a host-side readout adds to the class sums before
-        the argmax (the core's own readout has none).
+        Also learn one integer a class that the core's readout adds to the class sums before
+        the argmax, from ``weight_min`` to ``weight_max`` (without it the bias is zero).
     progress : bool
         Show a tqdm progress bar with the loss.
 
@@ -339,8 +339,10 @@ def train_network(
         optimiser = torch.optim.Adam(parameters, lr=learning_rate)
 
         def class_bias():
+            # Rounded and clipped to the weight format, as the core's bias registers hold it.
             counts = bias * BIAS_STEP
-            return counts + (torch.round(counts) - counts).detach()
+            stored = torch.clamp(torch.round(counts), config.weight_min, config.weight_max)
+            return counts + (stored - counts).detach()
 
         def snapshot_bias():
             return class_bias().detach().numpy().astype(np.int64) if readout_bias else None

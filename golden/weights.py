@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError, CoreConfig
-from .fixed import FixedPointModel, quantize_weights
+from .fixed import FixedPointModel, check_class_bias, quantize_weights
 from .validate import describe
 
 __all__ = [
@@ -56,8 +56,8 @@ class WeightsFile:
     path : Path or None
         The file it was read from.
     class_bias : ndarray of shape (C,)
-        Integer added to each class sum before the argmax by a host-side readout; zeros (the
-        core's own readout) unless the weights were trained with a readout bias.
+        Integer the core's readout adds to each class sum before the argmax (loaded with the
+        weights, in the weight format's range); zeros unless trained with a readout bias.
     degree_features : int
         Number of one-hot degree columns the network's input has after the node tags (see
         :meth:`GraphDataset.with_degree_features`); 0 when it takes the tags only. The first
@@ -79,8 +79,8 @@ class WeightsFile:
     ``quantised_<l>``   int16 weights of layer ``l``, shape ``(out, in)``, exactly what
                         `FixedPointModel` and the core's weight memory take:
                         ``quantize_weights(float_<l>.T, config)``
-    ``class_bias``      optional int64 ``(C,)``: integers a host-side readout adds to the class
-                        sums before the argmax (absent: zeros, the core's own readout)
+    ``class_bias``      optional int64 ``(C,)``: integers the core's readout adds to the class
+                        sums before the argmax (absent: zeros)
     ``degree_features`` optional integer: one-hot degree columns appended to the node tags of
                         every graph before it is run (absent: 0, tags only)
     ==================  ===========================================================================
@@ -130,7 +130,7 @@ class WeightsFile:
 
     def fixed_model(self) -> FixedPointModel:
         """Return the bit-exact integer model loaded with :attr:`weights_q`."""
-        return FixedPointModel(self.config, self.weights_q)
+        return FixedPointModel(self.config, self.weights_q, self.class_bias)
 
     def reference_network(self):
         """Return the float reference model (`SpikeGNNLayer`) with :attr:`weights_float`."""
@@ -203,7 +203,8 @@ def save_weights(
     overwrite : bool
         Replace an existing file; without it an existing file is an error.
     class_bias : sequence of int, optional
-        One integer a class, added to the class sums by a host-side readout (default: none).
+        One integer a class from ``weight_min`` to ``weight_max``, added to the class sums by
+        the core's readout (default: none, zeros).
     degree_features : int
         One-hot degree columns the network takes after the node tags (default 0: tags only);
         at most ``layer_dims[0] - 1``.
@@ -244,13 +245,7 @@ def save_weights(
         "n_layers": np.array(config.n_layers, dtype=np.int64),
     }
     if class_bias is not None:
-        bias = np.asarray(class_bias)
-        if bias.shape != (config.n_classes,) or not np.all(bias == np.round(bias)):
-            raise ValueError(
-                f"class_bias must hold {config.n_classes} integers (one a class), "
-                f"not {describe(class_bias)}."
-            )
-        arrays["class_bias"] = bias.astype(np.int64)
+        arrays["class_bias"] = check_class_bias(config, class_bias)
     if isinstance(degree_features, bool) or not isinstance(degree_features, (int, np.integer)):
         raise TypeError(f"degree_features must be an integer, not {describe(degree_features)}.")
     if not 0 <= degree_features < config.layer_dims[0]:
@@ -371,6 +366,11 @@ def load_weights(path) -> WeightsFile:
                     f"but it is {describe(bias)}."
                 )
             bias = bias.astype(np.int64)
+            if bias.min() < config.weight_min or bias.max() > config.weight_max:
+                raise WeightsFormatError(
+                    f"class_bias of {path} holds {int(bias.min())} to {int(bias.max())}, "
+                    f"outside the weight format's [{config.weight_min}, {config.weight_max}]."
+                )
         degree_features = 0
         if "degree_features" in archive.files:
             entry = archive["degree_features"]

@@ -10,8 +10,9 @@ import enum
 
 __all__ = ["DESIGN_VERSION", "Opcode", "Status", "opcode_shift", "status_shift"]
 
-#: Version word returned by ``IDENTIFY``; bump it when the protocol or the schedule changes.
-DESIGN_VERSION = 0x0100
+#: Version word returned by ``IDENTIFY``; bump it when the protocol or the schedule changes
+#: (0x0101: ``LOAD_WEIGHTS`` carries the class bias after the weights).
+DESIGN_VERSION = 0x0101
 
 
 class Opcode(enum.IntEnum):

@@ -57,7 +57,8 @@ class SpikeGNNCore(wiring.Component):
     -----
     Limitations: one graph at a time, with at most ``max_nodes`` nodes and ``max_edges``
     directed edges; the class readout covers the last layer only, and the per-node counts
-    of hidden layers are not returned.
+    of hidden layers are not returned. The class bias, loaded after the weights, lies in the
+    weight format's range.
     """
 
     def __init__(self, config: CoreConfig):
@@ -253,7 +254,15 @@ class SpikeGNNCore(wiring.Component):
         norm_loading = Signal()
         norm_a_value = Signal(cfg.feature_width)
         norm_a_next = Signal(cfg.feature_width)
-        class_sums = [Signal(sum_width, name=f"class_sum_{c}") for c in range(cfg.n_classes)]
+        # Class sums start at the signed class bias loaded after the weights.
+        class_bias = [
+            Signal(signed(cfg.weight_width), name=f"class_bias_{c}") for c in range(cfg.n_classes)
+        ]
+        bias_left = Signal(range(cfg.n_classes + 1))
+        class_sums = [
+            Signal(signed(max(sum_width, cfg.weight_width) + 1), name=f"class_sum_{c}")
+            for c in range(cfg.n_classes)
+        ]
         best_class = Signal(_bits(cfg.n_classes - 1))
         cycles = Signal(32)
         running = Signal()
@@ -599,7 +608,10 @@ class SpikeGNNCore(wiring.Component):
                                     layer.eq(0),
                                     cmax_cur.eq(0),
                                 ]
-                                m.d.sync += [total.eq(0) for total in class_sums]
+                                m.d.sync += [
+                                    total.eq(bias)
+                                    for total, bias in zip(class_sums, class_bias, strict=True)
+                                ]
                                 m.next = "LAYER_START"
                             with m.Else():
                                 m.d.sync += reply_word.eq(status(Opcode.RUN, Status.NOT_READY))
@@ -647,6 +659,22 @@ class SpikeGNNCore(wiring.Component):
                     with m.Else():
                         m.d.sync += weight_col.eq(weight_col + 1)
                     with m.If(weight_left == 1):
+                        m.d.sync += bias_left.eq(cfg.n_classes)
+                        m.next = "LOAD_CLASS_BIAS"
+
+            with m.State("LOAD_CLASS_BIAS"):
+                # One word a class, class 0 first: shifted in from the top.
+                m.d.comb += self.i_cmd.ready.eq(1)
+                with m.If(accept):
+                    m.d.sync += [
+                        *(
+                            low.eq(high)
+                            for low, high in zip(class_bias, class_bias[1:], strict=False)
+                        ),
+                        class_bias[-1].eq(command[: cfg.weight_width]),
+                        bias_left.eq(bias_left - 1),
+                    ]
+                    with m.If(bias_left == 1):
                         m.d.sync += reply_word.eq(status(Opcode.LOAD_WEIGHTS, Status.OK))
                         m.next = "REPLY"
 

@@ -593,7 +593,8 @@ class CoreProtocolHarness(Elaboratable):
         graph_nodes = Signal(shift)
         status_next = Signal()
         replies_left = Signal(2 * shift + 2)
-        total_weights = sum(
+        # Every weight, then one class-bias word a class.
+        total_weights = config.n_classes + sum(
             o * i for o, i in zip(config.layer_dims[1:], config.layer_dims[:-1], strict=True)
         )
         argument = cmd.payload[:shift]
@@ -745,6 +746,7 @@ class CoreInferenceHarness(Elaboratable):
             feature_words = [int(x) for x in features_q.flat]
         script = [("const", Opcode.LOAD_WEIGHTS << shift)]
         script += [("weight", w) for w in weight_words]
+        script += [("const", 0)] * config.n_classes  # a zero class bias
         script += [("const", (Opcode.LOAD_GRAPH << shift) | nodes), ("const", edges)]
         script += [("degree", degrees[0])] + [("last_degree", d) for d in degrees[1:]]
         script += [("neighbour", j) for j in neighbours]

@@ -98,7 +98,7 @@ class FrameLimits:
 def frame_limits(config: CoreConfig) -> FrameLimits:
     """Return the frame sizes of ``config``."""
     dims = config.layer_dims
-    weights = 1 + sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True))
+    weights = 1 + sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True)) + dims[-1]
     graph = 2 + config.max_nodes + config.max_edges
     features = 1 + config.max_nodes * dims[0]
     return FrameLimits(

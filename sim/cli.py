@@ -30,6 +30,15 @@ class UsageError(ValueError):
     """A command-line argument that cannot be used."""
 
 
+_TOOL_LOGGERS = ("Verilator", "Icarus", "cocotb_tools", "cocotb")
+
+
+def _quiet_tools(record: logging.LogRecord) -> bool:
+    """Drop the simulator runner's informational records (kept with ``--verbose``)."""
+    quiet = record.name.split(".")[0] in _TOOL_LOGGERS and record.levelno < logging.WARNING
+    return not quiet
+
+
 def load_config(path: str | None) -> CoreConfig:
     """Return the configuration in ``path``, or the default one."""
     return CoreConfig.from_json(path) if path else CoreConfig()
@@ -352,7 +361,7 @@ def command_train(args) -> int:
     print(f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f}; kept epoch {result.best_epoch}")
     print(f"fixed-point training accuracy {result.train_accuracy:.4f}")
     if bias is not None:
-        print(f"readout bias added to the class sums {bias.tolist()}")
+        print(f"readout class bias {bias.tolist()}")
     rates = [round(r, 3) for r in result.firing_rates]
     print(f"firing rates per layer (spikes per neuron) {rates}")
     if test is not None:
@@ -482,14 +491,14 @@ def command_demo(args) -> int:
     pairs = [graph_pair(g) for g in dataset]
     print(f"\n{dataset.name} dataset: {len(dataset)} graphs, {dataset.n_classes} classes")
 
-    model = FixedPointModel.from_float(config, [conv.W for conv in reference.convs])
-    result = model.run_graphs(pairs)
     if weights is None:
+        model = FixedPointModel.from_float(config, [conv.W for conv in reference.convs])
         float_classes = np.array([reference.graph_classify(f, a) for a, f in pairs])
-        fixed_classes = result.classes
     else:
+        model = weights.fixed_model()
         float_classes = float_run(weights, pairs)[0]
-        fixed_classes = weights.classify(result.class_sums)
+    result = model.run_graphs(pairs)
+    fixed_classes = result.classes
     print(
         f"\nfloat reference ({source}, threshold "
         f"{config.threshold}, tau {config.tau_mem}, T {config.timesteps}):"
@@ -510,7 +519,15 @@ def command_demo(args) -> int:
 
     count = min(args.rtl_graphs, len(pairs))
     print(f"\nRTL simulation ({args.sim}) of the first {count} graphs ...", flush=True)
-    replies = run_rtl(config, model.weights, pairs[:count], seed=1, sim=args.sim, check=False)
+    replies = run_rtl(
+        config,
+        model.weights,
+        pairs[:count],
+        seed=1,
+        sim=args.sim,
+        check=False,
+        class_bias=model.class_bias,
+    )
     same = 0
     for index, reply in enumerate(replies):
         equal = (
@@ -537,8 +554,6 @@ def command_run(args) -> int:
     config = weights.config
     dataset = weights.encode(load_dataset(args.graph))
     golden = weights.fixed_model()
-    bias = getattr(weights, "class_bias", None)
-    bias = np.zeros(config.n_classes, dtype=np.int64) if bias is None else np.asarray(bias)
     results = []
     with SpikeGNNBoard(args.port, config, baud=args.baud, timeout=args.timeout) as board:
         identity = board.identity
@@ -546,7 +561,7 @@ def command_run(args) -> int:
             f"board on {args.port}: configuration hash {identity.config_hash:#06x}, "
             f"design version {identity.version:#06x}"
         )
-        board.load_weights(weights.weights_q)
+        board.load_weights(weights.weights_q, weights.class_bias)
         for index, graph in enumerate(dataset):
             adjacency, features = graph_pair(graph)
             result = board.infer(adjacency, features)
@@ -568,9 +583,6 @@ def command_run(args) -> int:
                 "cycles": result.cycles,
                 "golden_equal": same,
             }
-            if bias.any():
-                entry["class_with_bias"] = int(np.argmax(np.asarray(sums) + bias))
-                line += f"; with the readout bias {bias.tolist()}: class {entry['class_with_bias']}"
             print(line)
             results.append(entry)
     if args.json:
@@ -597,7 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, default=0, help="initialisation and spike sampling")
         sub.add_argument("--epochs", type=int, metavar="E", help="passes over the training graphs")
         sub.add_argument(
-            "--readout-bias", action="store_true", help="also learn a host-side class-sum bias"
+            "--readout-bias",
+            action="store_true",
+            help="also learn a class bias for the core's readout",
         )
         sub.add_argument(
             "--degree-features",
@@ -655,7 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser("synth", help="bitstream and size/timing report for a board")
     with_config(synth)
-    synth.add_argument("--board", required=True, help="icebreaker or ulx3s")
+    synth.add_argument("--board", required=True, help="icebreaker, ulx3s, icesugar or orangecrab")
     synth.add_argument("--clock-mhz", type=float, help="core clock (default: the board's)")
     synth.add_argument("--build-dir", metavar="DIR", help="output folder (default build/BOARD)")
     synth.add_argument("--json", metavar="PATH", help="write the report as JSON")
@@ -719,9 +733,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        # cocotb's runner logs every tool command at INFO level through its own loggers.
-        for name in ("Verilator", "Icarus", "cocotb_tools", "cocotb"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        # cocotb's runner logs every tool command at INFO level through its own loggers, and
+        # sets their level itself when it is made: filter at the handlers instead.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_quiet_tools)
     if getattr(args, "sim", "unset") is None:
         import os
 

@@ -112,7 +112,7 @@ class SpikeGNNBoard:
     Examples
     --------
     >>> with SpikeGNNBoard("/dev/ttyUSB1", weights.config) as board:  # doctest: +SKIP
-    ...     board.load_weights(weights.weights_q)
+    ...     board.load_weights(weights.weights_q, weights.class_bias)
     ...     result = board.infer(adjacency, features)
     """
 
@@ -277,9 +277,11 @@ class SpikeGNNBoard:
             )
         return reply
 
-    def load_weights(self, weights_q) -> None:
-        """Load quantised weights, one ``(out, in)`` integer matrix a layer."""
-        self._status(encode_load_weights(self.config, weights_q), Opcode.LOAD_WEIGHTS)
+    def load_weights(self, weights_q, class_bias=None) -> None:
+        """Load quantised weights, one ``(out, in)`` integer matrix a layer, and the readout's
+        class bias (one integer a class, default zeros)."""
+        words = encode_load_weights(self.config, weights_q, class_bias)
+        self._status(words, Opcode.LOAD_WEIGHTS)
 
     def load_graph(self, adjacency) -> None:
         """Load a dense 0/1 adjacency (row ``n`` lists node ``n``'s neighbours)."""

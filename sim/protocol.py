@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from golden.config import CoreConfig
+from golden.fixed import check_class_bias
 from golden.validate import as_adjacency, describe
 from hdl.commands import Opcode, Status, opcode_shift, status_shift
 
@@ -115,8 +116,9 @@ def _integer_array(name: str, value) -> np.ndarray:
 # Encoders
 
 
-def encode_load_weights(config: CoreConfig, weights_q) -> list[int]:
-    """Encode ``LOAD_WEIGHTS`` and every weight, layer 0 first, row (output) by row.
+def encode_load_weights(config: CoreConfig, weights_q, class_bias=None) -> list[int]:
+    """Encode ``LOAD_WEIGHTS``: every weight, layer 0 first, row (output) by row, then the
+    class bias.
 
     Parameters
     ----------
@@ -124,11 +126,15 @@ def encode_load_weights(config: CoreConfig, weights_q) -> list[int]:
     weights_q : sequence of array_like
         One ``(layer_dims[l + 1], layer_dims[l])`` integer matrix a layer, each value from
         ``weight_min`` to ``weight_max``.
+    class_bias : sequence of int, optional
+        One integer a class, from ``weight_min`` to ``weight_max``, that the readout adds to
+        the class sums (default: zeros).
 
     Returns
     -------
     list of int
-        The command word, then each weight in two's complement in its low ``weight_width`` bits.
+        The command word, then each weight and each class's bias (class 0 first) in two's
+        complement in its low ``weight_width`` bits.
 
     Raises
     ------
@@ -160,6 +166,7 @@ def encode_load_weights(config: CoreConfig, weights_q) -> list[int]:
                 f"({config.weight_width}-bit two's complement), but it contains {bad}."
             )
         words.extend(int(w) & mask for w in matrix.reshape(-1))
+    words.extend(int(b) & mask for b in check_class_bias(config, class_bias))
     return words
 
 
@@ -324,7 +331,9 @@ def encode_identify(config: CoreConfig | None = None) -> list[int]:
     return [command_word(config or CoreConfig(), Opcode.IDENTIFY)]
 
 
-def encode_inference(config: CoreConfig, weights_q, adjacency, features_q) -> list[int]:
+def encode_inference(
+    config: CoreConfig, weights_q, adjacency, features_q, class_bias=None
+) -> list[int]:
     """Encode a whole inference: ``LOAD_WEIGHTS``, ``LOAD_GRAPH``, ``LOAD_FEATURES``, ``RUN``.
 
     Raises
@@ -339,7 +348,7 @@ def encode_inference(config: CoreConfig, weights_q, adjacency, features_q) -> li
             f"features_q has {rows} rows but the adjacency has {n_nodes} nodes; they must match."
         )
     return (
-        encode_load_weights(config, weights_q)
+        encode_load_weights(config, weights_q, class_bias)
         + encode_load_graph(config, adjacency)
         + encode_load_features(config, features_q)
         + encode_run(config)
@@ -598,9 +607,9 @@ class HostSession:
         self.decoder = ReplyDecoder(config)
         self.n_nodes: int | None = None
 
-    def load_weights(self, weights_q) -> list[int]:
-        """Words of ``LOAD_WEIGHTS``."""
-        words = encode_load_weights(self.config, weights_q)
+    def load_weights(self, weights_q, class_bias=None) -> list[int]:
+        """Words of ``LOAD_WEIGHTS`` (weights and class bias)."""
+        words = encode_load_weights(self.config, weights_q, class_bias)
         self.decoder.expect(Opcode.LOAD_WEIGHTS)
         return words
 
@@ -642,9 +651,9 @@ class HostSession:
         self.decoder.expect(opcode)
         return [int(w) for w in words]
 
-    def inference(self, adjacency, features_q, weights_q=None) -> list[int]:
-        """Words of one inference: optional weights, then graph, features and ``RUN``."""
-        words = [] if weights_q is None else self.load_weights(weights_q)
+    def inference(self, adjacency, features_q, weights_q=None, class_bias=None) -> list[int]:
+        """Words of one inference: optional weights (and bias), then graph, features and ``RUN``."""
+        words = [] if weights_q is None else self.load_weights(weights_q, class_bias)
         return words + self.load_graph(adjacency) + self.load_features(features_q) + self.run()
 
     def feed(self, word: int):

@@ -204,6 +204,8 @@ class TbJob:
         ready for a reply word in a cycle.
     check : bool
         Fail the test when the hardware disagrees with the golden model.
+    class_bias : list of int or None
+        The readout's class bias loaded with the weights; None means zeros.
     """
 
     config: CoreConfig
@@ -213,6 +215,7 @@ class TbJob:
     idle: float = 0.2
     backpressure: float = 0.2
     check: bool = True
+    class_bias: list | None = None
 
 
 def write_job(path: Path, job: TbJob) -> Path:
@@ -228,6 +231,7 @@ def write_job(path: Path, job: TbJob) -> Path:
         "idle": float(job.idle),
         "backpressure": float(job.backpressure),
         "check": bool(job.check),
+        "class_bias": None if job.class_bias is None else [int(b) for b in job.class_bias],
     }
     path = Path(path)
     path.write_text(json.dumps(data))
@@ -260,6 +264,7 @@ def read_job(path: Path) -> TbJob:
             seed=int(data["seed"]),
             idle=float(data.get("idle", 0.2)),
             backpressure=float(data.get("backpressure", 0.2)),
+            class_bias=data.get("class_bias"),
             check=bool(data.get("check", True)),
         )
     except (KeyError, TypeError, json.JSONDecodeError) as error:
@@ -379,6 +384,7 @@ def run_rtl(
     testcase: str = "test_inference",
     check: bool = True,
     test_module: str = "sim.tb_core",
+    class_bias=None,
 ) -> list[RunReply]:
     """Simulate the core on a list of graphs and return what it answered for each.
 
@@ -411,6 +417,8 @@ def run_rtl(
         the answers are returned as they are, for a comparison report.
     test_module : str
         The cocotb module holding ``testcase``: :mod:`sim.tb_core` or :mod:`sim.tb_faults`.
+    class_bias : sequence of int, optional
+        The readout's class bias, loaded with the weights (default: zeros).
 
     Returns
     -------
@@ -430,7 +438,7 @@ def run_rtl(
 
     sim = _simulator_name(sim)
     waves = waves or os.environ.get("WAVES", "0") not in ("", "0")
-    model = FixedPointModel(config, weights_q)
+    model = FixedPointModel(config, weights_q, class_bias)
     prepared = [model.prepare(adjacency, features) for adjacency, features in graphs]
     if not prepared:
         raise ValueError("graphs must hold at least one graph, but it is empty.")
@@ -442,6 +450,7 @@ def run_rtl(
         _probability("idle", idle),
         _probability("backpressure", backpressure),
         check,
+        model.class_bias.tolist(),
     )
 
     simulator_env(sim)
@@ -679,6 +688,7 @@ def run_board(
     build_dir: Path | None = None,
     sim: str | None = None,
     waves: bool = False,
+    class_bias=None,
 ) -> dict:
     """Simulate the board top (core, framed link, UART) driven bit by bit through its pins.
 
@@ -704,6 +714,8 @@ def run_board(
         ``"verilator"`` (default) or ``"icarus"``.
     waves : bool
         Record waveforms.
+    class_bias : sequence of int, optional
+        The readout's class bias, loaded with the weights (default: zeros).
 
     Returns
     -------
@@ -721,9 +733,11 @@ def run_board(
 
     sim = _simulator_name(sim)
     waves = waves or os.environ.get("WAVES", "0") not in ("", "0")
-    model = FixedPointModel(config, weights_q)
+    model = FixedPointModel(config, weights_q, class_bias)
     prepared = [model.prepare(adjacency, features) for adjacency, features in graphs]
-    job = TbJob(config, list(model.weights), prepared, int(seed), 0.0, 0.0, True)
+    job = TbJob(
+        config, list(model.weights), prepared, int(seed), 0.0, 0.0, True, model.class_bias.tolist()
+    )
     link = {"divisor": BOARD_DIVISOR, "timeout": BOARD_TIMEOUT, **(options or {})}
 
     simulator_env(sim)

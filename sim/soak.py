@@ -75,11 +75,18 @@ class SoakReport(dict):
 
 
 def run_soak(
-    config: CoreConfig, weights_q, count: int, *, seed: int = 0, sim: str | None = None
+    config: CoreConfig,
+    weights_q,
+    count: int,
+    *,
+    seed: int = 0,
+    sim: str | None = None,
+    class_bias=None,
 ) -> SoakReport:
     """Stream ``count`` random graphs through the simulated board top; return the report.
 
-    One simulator build and one simulation for all graphs; the weights are loaded once.
+    One simulator build and one simulation for all graphs; the weights (and the readout's
+    ``class_bias``, zeros by default) are loaded once.
 
     Raises
     ------
@@ -108,6 +115,7 @@ def run_soak(
             options={"graphs": int(count), "fast": True},
             progress=progress,
             sim=sim,
+            class_bias=class_bias,
         )
         progress(count)
     return SoakReport(results)
@@ -134,12 +142,15 @@ def main(argv: list[str] | None = None) -> int:
             from golden.weights import load_weights
 
             weights = load_weights(args.weights)
-            config, weights_q = weights.config, weights.weights_q
+            config, weights_q, bias = weights.config, weights.weights_q, weights.class_bias
         else:
             config = load_config(args.config)
             weights_q = FixedPointModel.from_float(config, seed_weights(config)).weights
+            bias = None
         started = time.perf_counter()
-        report = run_soak(config, weights_q, args.graphs, seed=args.seed, sim=args.sim)
+        report = run_soak(
+            config, weights_q, args.graphs, seed=args.seed, sim=args.sim, class_bias=bias
+        )
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"soak: error: {error}", file=sys.stderr)
         return 2

@@ -219,8 +219,9 @@ class BoardHost:
     async def identify(self):
         return await self.request(encode_identify(self.config), Opcode.IDENTIFY)
 
-    async def load_weights(self, weights_q):
-        return await self.request(encode_load_weights(self.config, weights_q), Opcode.LOAD_WEIGHTS)
+    async def load_weights(self, weights_q, class_bias=None):
+        words = encode_load_weights(self.config, weights_q, class_bias)
+        return await self.request(words, Opcode.LOAD_WEIGHTS)
 
     async def load_graph(self, adjacency):
         reply = await self.request(encode_load_graph(self.config, adjacency), Opcode.LOAD_GRAPH)
@@ -329,9 +330,9 @@ async def test_link_inference(dut):
     """IDENTIFY, weights, then every graph of the job: results equal the golden model."""
     job, _, host = await _start(dut)
     config = job.config
-    golden = golden_run(config, FixedPointModel(config, job.weights), job.graphs)
+    golden = golden_run(config, FixedPointModel(config, job.weights, job.class_bias), job.graphs)
     await _identify(host, "IDENTIFY")
-    await _expect_ok(host, host.load_weights(job.weights), "LOAD_WEIGHTS")
+    await _expect_ok(host, host.load_weights(job.weights, job.class_bias), "LOAD_WEIGHTS")
     results = []
     for index, ((adjacency, features_q), want) in enumerate(zip(job.graphs, golden, strict=True)):
         got = await _inference(host, adjacency, features_q, want, f"graph {index}")
@@ -391,14 +392,14 @@ async def test_link_errors(dut):
     nothing: the next RUN gives the same golden answer; garbage between frames is skipped."""
     job, _, host = await _start(dut)
     config = job.config
-    model = FixedPointModel(config, job.weights)
+    model = FixedPointModel(config, job.weights, job.class_bias)
     golden = golden_run(config, model, job.graphs)
     (adjacency, features_q), (other, _) = job.graphs[0], job.graphs[1]
 
     # RUN before anything: the core's NOT_READY, carried in an OK frame.
     reply = await host.run(1000)
     assert reply == StatusReply(Opcode.RUN, Status.NOT_READY), _describe(reply)
-    await _expect_ok(host, host.load_weights(job.weights), "LOAD_WEIGHTS")
+    await _expect_ok(host, host.load_weights(job.weights, job.class_bias), "LOAD_WEIGHTS")
     await _inference(host, adjacency, features_q, golden[0], "graph 0")
 
     checked = []
@@ -451,11 +452,11 @@ async def test_link_fuzz(dut):
     job, options, host = await _start(dut)
     config = job.config
     rng = random.Random(job.seed)
-    model = FixedPointModel(config, job.weights)
+    model = FixedPointModel(config, job.weights, job.class_bias)
     golden = golden_run(config, model, job.graphs)
     adjacency, features_q = job.graphs[0]
     n_nodes = adjacency.shape[0]
-    await _expect_ok(host, host.load_weights(job.weights), "LOAD_WEIGHTS")
+    await _expect_ok(host, host.load_weights(job.weights, job.class_bias), "LOAD_WEIGHTS")
     await _inference(host, adjacency, features_q, golden[0], "graph 0")
 
     rounds = int(options.get("rounds", 4))
@@ -526,10 +527,10 @@ async def test_soak(dut):
     count = int(options.get("graphs", 100))
     seed = job.seed
     progress_file = options.get("progress_file")
-    model = FixedPointModel(config, job.weights)
+    model = FixedPointModel(config, job.weights, job.class_bias)
     rng = np.random.default_rng(seed)
     await _identify(host, "IDENTIFY")
-    await _expect_ok(host, host.load_weights(job.weights), "LOAD_WEIGHTS")
+    await _expect_ok(host, host.load_weights(job.weights, job.class_bias), "LOAD_WEIGHTS")
 
     from sim.soak import soak_graphs
 

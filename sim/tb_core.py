@@ -321,7 +321,7 @@ class TB:
 
 def golden_replies(job: TbJob) -> list[RunReply]:
     """The golden model's answer to every graph of a job: counts, class and cycle count."""
-    model = FixedPointModel(job.config, job.weights)
+    model = FixedPointModel(job.config, job.weights, job.class_bias)
     one = job.config.feature_one
     replies = []
     for adjacency, features_q in job.graphs:
@@ -346,7 +346,7 @@ def _inference(tb: TB, job: TbJob, index: int, golden: RunReply, weights: bool) 
     label = f"graph {index}"
     words, expected = [], []
     if weights:
-        words += session.load_weights(job.weights)
+        words += session.load_weights(job.weights, job.class_bias)
         expected.append(Expected(f"{label} LOAD_WEIGHTS", _ok(Opcode.LOAD_WEIGHTS)))
     words += session.load_graph(adjacency)
     words += session.load_features(features_q)
@@ -416,6 +416,7 @@ def _load() -> TbJob:
             float(idle) if idle is not None else job.idle,
             float(backpressure) if backpressure is not None else job.backpressure,
             job.check,
+            job.class_bias,
         )
     return job
 
@@ -485,7 +486,7 @@ async def test_errors(dut):
     tb.send(session.run(), [status("RUN after reset", Opcode.RUN, Status.NOT_READY)])
 
     # Unknown opcodes are dropped, one word each, between the loads of a good inference.
-    words = session.load_weights(job.weights) + session.load_graph(adjacency)
+    words = session.load_weights(job.weights, job.class_bias) + session.load_graph(adjacency)
     expected = [
         status("LOAD_WEIGHTS", Opcode.LOAD_WEIGHTS, Status.OK),
         status("LOAD_GRAPH", Opcode.LOAD_GRAPH, Status.OK),

@@ -151,7 +151,7 @@ async def test_reset_faults(dut):
         index = trial % len(job.graphs)
         adjacency, features_q = job.graphs[index]
         session = HostSession(config)
-        words = session.inference(adjacency, features_q, job.weights)
+        words = session.inference(adjacency, features_q, job.weights, job.class_bias)
         inference = predict_cycles(config, adjacency) + golden[index].counts.size + 4
         during_load = trial < FAULTS_PER_PHASE
         tasks = host.start(session, words)
@@ -189,7 +189,9 @@ async def test_reset_faults(dut):
     for index, want in enumerate(golden):
         adjacency, features_q = job.graphs[index]
         session = HostSession(config)
-        words = session.inference(adjacency, features_q, job.weights if index == 0 else None)
+        words = session.inference(
+            adjacency, features_q, job.weights if index == 0 else None, job.class_bias
+        )
         budget = int(4 * (want.cycles + slow * (len(words) + want.counts.size + 8)) + 2000)
         replies = await host.exchange(session, words, budget)
         got = replies[-1]

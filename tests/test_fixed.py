@@ -337,6 +337,31 @@ def test_readout_sums_nodes_and_breaks_ties_low():
     class_sums, classes = readout(counts)
     assert class_sums.tolist() == [[2, 2, 2], [0, 2, 2], [1, 0, 3]]
     assert classes.tolist() == [0, 1, 2]
+    # A bias of (0, 1, -3) adds to the sums before the argmax: (2, 3, -1), (0, 3, -1), (1, 1, 0).
+    biased_sums, biased = readout(counts, np.array([0, 1, -3]))
+    assert biased_sums.tolist() == class_sums.tolist()
+    assert biased.tolist() == [1, 1, 0]
+
+
+def test_model_class_bias_is_checked_and_applied():
+    config = CoreConfig(layer_dims=(2, 3, 2))
+    weights = [np.full((3, 2), 40), np.array([[60, 60, 60], [-60, -60, -60]])]
+    adjacency = np.ones((3, 3), dtype=np.int64)
+    features = np.ones((3, 2))
+    plain = FixedPointModel(config, weights).run_graphs([(adjacency, features)])
+    assert plain.class_sums[0, 0] > plain.class_sums[0, 1] == 0 and plain.classes[0] == 0
+    lead = int(plain.class_sums[0, 0])
+    assert lead < 127, "the example's class-0 sum must be one a bias can overcome"
+    tipped = FixedPointModel(config, weights, [0, lead]).run_graphs([(adjacency, features)])
+    assert tipped.class_sums.tolist() == plain.class_sums.tolist()
+    assert tipped.classes[0] == 0  # a tie goes to the lower class
+    over = FixedPointModel(config, weights, [-1, lead]).run_graphs([(adjacency, features)])
+    assert over.classes[0] == 1
+    np.testing.assert_array_equal(FixedPointModel(config, weights).class_bias, [0, 0])
+    with pytest.raises(ValueError, match=r"class_bias must lie in \[-128, 127\]"):
+        FixedPointModel(config, weights, [-129, 0])
+    with pytest.raises(ValueError, match="class_bias must hold 2 integers"):
+        FixedPointModel(config, weights, [1, 2, 3])
 
 
 # -- the whole model ---------------------------------------------------------------------------

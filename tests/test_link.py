@@ -95,12 +95,13 @@ def test_gateware_crc_equals_python_crc():
 
 def test_frame_limits_default_config():
     limits = frame_limits(CoreConfig())
-    # 7 * 32 + 32 * 2 weights and the command word; graph 2 + 32 + 128; features 1 + 32 * 7.
-    assert limits.weights_words == 289
-    assert limits.buffer_words == 289
+    # 7 * 32 + 32 * 2 weights, 2 class biases and the command word; graph 2 + 32 + 128;
+    # features 1 + 32 * 7.
+    assert limits.weights_words == 291
+    assert limits.buffer_words == 291
     assert limits.max_reply_words == 4 + 32 * 2
     small = frame_limits(CONFIG)
-    assert (small.weights_words, small.buffer_words) == (1 + 6 + 6, 2 + 4 + 8)
+    assert (small.weights_words, small.buffer_words) == (1 + 6 + 6 + 2, 1 + 6 + 6 + 2)
 
 
 def test_encode_frame_layout():
@@ -119,9 +120,9 @@ def test_encode_frame_rejects_what_the_link_would_refuse():
     graph = encode_load_graph(CONFIG, np.ones((2, 2)))
     with pytest.raises(ValueError, match="announces 8 words but 7 were given"):
         encode_frame(CONFIG, graph[:-1])
-    # N = 4 nodes with E = 20 fits the word fields but not the frame buffer of 14 words.
+    # N = 4 nodes with E = 20 fits the word fields but not the frame buffer of 15 words.
     too_long = [0x2004, 20] + [5, 5, 5, 5] + [0] * 20
-    with pytest.raises(ValueError, match="26 words, more than the board's frame buffer of 14"):
+    with pytest.raises(ValueError, match="26 words, more than the board's frame buffer of 15"):
         encode_frame(CONFIG, too_long)
     with pytest.raises(ValueError, match="from 0 to 65535 words"):
         encode_raw_frame(CONFIG, [], length=1 << 16)

@@ -77,13 +77,30 @@ def test_encode_load_weights_twos_complement():
         0x01, 0x02,
         0x03, 0xFC, 0x05,  # 3, -4, 5
         0xC0, 0x3F, 0x00,  # -64, 63, 0
+        0x00, 0x00,  # class bias, zero by default
     ]  # fmt: skip
+    biased = encode_load_weights(CONFIG, WEIGHTS, class_bias=[-3, 127])
+    assert biased[:-2] == words[:-2]
+    assert biased[-2:] == [0xFD, 0x7F]
 
 
 def test_encode_load_weights_narrow_format():
     config = CoreConfig(layer_dims=(1, 1), weight_width=4, weight_frac_bits=2, prob_bits=8)
-    assert encode_load_weights(config, [np.array([[-1]])]) == [0x1000, 0xF]
-    assert encode_load_weights(config, [np.array([[-8]])]) == [0x1000, 0x8]
+    assert encode_load_weights(config, [np.array([[-1]])]) == [0x1000, 0xF, 0x0]
+    assert encode_load_weights(config, [np.array([[-8]])], [-8]) == [0x1000, 0x8, 0x8]
+
+
+@pytest.mark.parametrize(
+    ("bias", "error", "match"),
+    [
+        ([1], ValueError, "class_bias must hold 2 integers"),
+        ([0, 128], ValueError, r"class_bias must lie in \[-128, 127\] .* 0 to 128"),
+        ([0.5, 0], TypeError, "class_bias must hold integers"),
+    ],
+)
+def test_encode_load_weights_rejects_bad_class_bias(bias, error, match):
+    with pytest.raises(error, match=match):
+        encode_load_weights(CONFIG, WEIGHTS, class_bias=bias)
 
 
 @pytest.mark.parametrize(

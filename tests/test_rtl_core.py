@@ -82,6 +82,24 @@ def pick_weights(config: CoreConfig, graphs, rng, tries: int = 30) -> list[np.nd
     return best
 
 
+def pick_class_bias(config: CoreConfig, weights, graphs, rng, tries: int = 30) -> np.ndarray:
+    """A class bias in the weight format that changes as many of the graphs' classes as it can.
+
+    Every draw holds the format's two extremes, so sign extension of the bias registers is
+    exercised; a core that ignored the bias would then give other classes.
+    """
+    sums = FixedPointModel(config, weights).run_graphs(graphs).class_sums
+    plain = np.argmax(sums, axis=1)
+    best_flips, best = -1, None
+    for _ in range(tries):
+        bias = rng.integers(config.weight_min, config.weight_max + 1, config.n_classes)
+        bias[rng.permutation(config.n_classes)[:2]] = [config.weight_min, config.weight_max]
+        flips = int(np.count_nonzero(np.argmax(sums + bias, axis=1) != plain))
+        if flips > best_flips:
+            best_flips, best = flips, bias
+    return best
+
+
 def random_features(config: CoreConfig, rng, n_nodes: int) -> np.ndarray:
     """Features in [0, 1] on the quantisation grid, with exact 0 and 1.0 among them."""
     features = rng.integers(0, config.feature_one + 1, (n_nodes, config.layer_dims[0]))
@@ -149,11 +167,11 @@ def make_graphs(config: CoreConfig, rng, n_random: int) -> list[tuple[np.ndarray
     return graphs
 
 
-def assert_matches_golden(config, weights, graphs, results, seed) -> None:
+def assert_matches_golden(config, weights, graphs, results, seed, class_bias=None) -> None:
     """Compare the hardware's answers with the golden model and the cycle prediction."""
     from sim.cycles import predict_cycles
 
-    golden = FixedPointModel(config, weights).run_graphs(graphs)
+    golden = FixedPointModel(config, weights, class_bias).run_graphs(graphs)
     assert len(results) == len(graphs), f"{len(results)} results for {len(graphs)} graphs"
     for index, ((adjacency, _), got) in enumerate(zip(graphs, results, strict=True)):
         want = golden.graph_counts(index)
@@ -178,8 +196,12 @@ def check_config(name: str, n_random: int, idle: float, backpressure: float, off
     rng = np.random.default_rng(seed)
     graphs = make_graphs(config, rng, n_random)
     weights = pick_weights(config, graphs, rng)
-    results = run_rtl(config, weights, graphs, seed=seed, idle=idle, backpressure=backpressure)
-    assert_matches_golden(config, weights, graphs, results, seed)
+    bias = pick_class_bias(config, weights, graphs, rng)
+    results = run_rtl(
+        config, weights, graphs, seed=seed, idle=idle, backpressure=backpressure, class_bias=bias
+    )
+    assert_matches_golden(config, weights, graphs, results, seed, bias)
+    return config, weights, graphs, bias
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,7 +209,12 @@ def check_config(name: str, n_random: int, idle: float, backpressure: float, off
 
 
 def test_default_config_graphs():
-    check_config("default", n_random=40, idle=0.3, backpressure=0.3, offset=1)
+    config, weights, graphs, bias = check_config(
+        "default", n_random=40, idle=0.3, backpressure=0.3, offset=1
+    )
+    plain = FixedPointModel(config, weights).run_graphs(graphs).classes
+    biased = FixedPointModel(config, weights, bias).run_graphs(graphs).classes
+    assert np.count_nonzero(plain != biased) >= 3, "the class bias changes too few classes"
 
 
 def check_errors(

@@ -158,10 +158,16 @@ def test_class_bias_round_trip_and_default(tmp_path):
     biased = load_weights(path)
     np.testing.assert_array_equal(biased.class_bias, [4, -4])
     np.testing.assert_array_equal(biased.classify([[3, 3], [2, 10], [2, 11]]), [0, 0, 1])
-    with pytest.raises(ValueError, match="class_bias must hold 2 integers"):
+    np.testing.assert_array_equal(biased.fixed_model().class_bias, [4, -4])
+    with pytest.raises(TypeError, match="class_bias must hold integers"):
         save_weights(tmp_path / "c.npz", CONFIG, float_weights(), class_bias=[1.5, 0])
+    with pytest.raises(ValueError, match=r"class_bias must lie in \[-128, 127\]"):
+        save_weights(tmp_path / "c.npz", CONFIG, float_weights(), class_bias=[200, 0])
     rewrite(path, class_bias=np.array([1, 2, 3]))
     with pytest.raises(WeightsFormatError, match="class_bias of .* must be 2 integers"):
+        load_weights(path)
+    rewrite(path, class_bias=np.array([-129, 0]))
+    with pytest.raises(WeightsFormatError, match=r"holds -129 to 0, outside .* \[-128, 127\]"):
         load_weights(path)
 
 
