@@ -41,8 +41,14 @@ def graphs(seed: int, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def test_board_inference_equals_golden():
     pairs = graphs(SEED, 4)
-    results = run_board(CONFIG, weights(), pairs, seed=SEED, testcase="test_link_inference")
-    golden = FixedPointModel(CONFIG, weights()).run_graphs(pairs)
+    # Graphs without edges have zero class sums: the bias alone decides them (class 1 here).
+    bias = np.array([-5, 3])
+    results = run_board(
+        CONFIG, weights(), pairs, seed=SEED, testcase="test_link_inference", class_bias=bias
+    )
+    golden = FixedPointModel(CONFIG, weights(), bias).run_graphs(pairs)
+    plain = FixedPointModel(CONFIG, weights()).run_graphs(pairs)
+    assert np.count_nonzero(golden.classes != plain.classes) >= 2
     assert len(results["graphs"]) == len(pairs)
     for index, got in enumerate(results["graphs"]):
         assert got["class"] == golden.classes[index], f"graph {index}"
