@@ -8,6 +8,8 @@ STAMP         := $(VENV)/.installed
 SIM           ?= verilator
 CONFIG        ?=
 N             ?= 1000
+# Training options of `make crossval`: the MUTAG recipe of docs/training.md.
+RECIPE        ?= --degree-features 4 --readout-bias
 
 export SIM
 
@@ -20,7 +22,7 @@ help:
 	@echo "make compare   float vs fixed-point golden vs RTL simulation on built-in graphs"
 	@echo "make bench     throughput of the reference and fixed-point golden models on MUTAG"
 	@echo "make soak N=10000   N random graphs through the simulated board's UART link vs golden"
-	@echo "make crossval  train and measure float, fixed and RTL on every MUTAG fold (DATA=...)"
+	@echo "make crossval  train and measure float, fixed and RTL on every MUTAG fold (DATA=... RECIPE=...)"
 	@echo "make bitstream BOARD=icebreaker|ulx3s|icesugar|orangecrab   bitstream and build/<board>/report.json"
 	@echo "make report    build every board and print the table of their figures"
 	@echo "make sweep BOARD=ulx3s [LANES='4 8 16'] [WIDTHS='6 8'] [CLOCK=100]   design-space CSV + plot"
@@ -61,7 +63,7 @@ soak: $(STAMP)
 DATA ?= ../shared/data/MUTAG
 
 crossval: $(STAMP)
-	$(VENV)/bin/spikegnn crossval --data $(DATA) --out-dir build/crossval --overwrite $(if $(CONFIG),--config $(CONFIG))
+	$(VENV)/bin/spikegnn crossval --data $(DATA) --out-dir build/crossval --overwrite $(RECIPE) $(if $(CONFIG),--config $(CONFIG))
 
 formal: $(STAMP)
 	$(PY) -m hdl.formal --json build/formal/results.json
