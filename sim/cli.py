@@ -404,7 +404,13 @@ def command_eval(args) -> int:
     print(f"{dataset.name}, {where}, weights {args.weights}")
     print(evaluation.summary())
     if args.json:
-        report = {"dataset": dataset.name, "fold": args.fold, "weights": str(args.weights)}
+        report = {
+            "dataset": dataset.name,
+            "fold": args.fold,
+            "weights": str(args.weights),
+            "degree_features": weights.degree_features,
+            "class_bias": weights.class_bias.tolist(),
+        }
         report.update(evaluation.to_dict())
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -250,4 +250,6 @@ def test_degree_features_from_train_to_eval(tmp_path):
     encoded = load_dataset(data).with_degree_features(2)
     pairs = [(g.adjacency, g.features) for g in encoded]
     classes = loaded.fixed_model().run_graphs(pairs).classes
-    assert json.loads(report.read_text())["accuracy"] == float(np.mean(classes == encoded.labels))
+    figures = json.loads(report.read_text())
+    assert figures["accuracy"] == float(np.mean(classes == encoded.labels))
+    assert (figures["degree_features"], figures["class_bias"]) == (2, [0, 0, 0])
