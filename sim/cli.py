@@ -412,10 +412,7 @@ def command_eval(args) -> int:
             "class_bias": weights.class_bias.tolist(),
         }
         report.update(evaluation.to_dict())
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {path}")
+        write_json(args.json, report)
     return 1 if evaluation.mismatches else 0
 
 
@@ -592,11 +589,8 @@ def command_run(args) -> int:
             print(line)
             results.append(entry)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
         report = {"port": args.port, "config_hash": config.config_hash, "graphs": results}
-        path.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {path}")
+        write_json(args.json, report)
     return 0 if all(entry["golden_equal"] for entry in results) else 1
 
 
