@@ -75,7 +75,7 @@ fuzz: $(STAMP)
 BOARD ?= icebreaker
 
 bitstream: $(STAMP)
-	$(PY) -m hdl.synth $(BOARD) $(if $(CONFIG),--config $(CONFIG))
+	$(PY) -m hdl.synth $(BOARD) $(if $(CONFIG),--config $(CONFIG)) $(if $(SEED),--seed $(SEED))
 
 report: $(STAMP)
 	$(PY) -m hdl.synth $(if $(CONFIG),--config $(CONFIG))

@@ -804,6 +804,10 @@ class BoardSpec:
         ``"pcf"`` or ``"lpf"``.
     uart_source : str
         What the ``uart`` pins connect to, for the header of the committed constraint file.
+    placer_seed : int
+        nextpnr's ``--seed`` for this board: placement, and so Fmax, varies by a few percent
+        from seed to seed; the flow uses this one unless told otherwise, so that a build is
+        repeatable.
     """
 
     name: str
@@ -818,6 +822,7 @@ class BoardSpec:
     error_led: int
     constraints_suffix: str
     uart_source: str = "the FTDI UART"
+    placer_seed: int = 1
 
     def platform(self) -> Platform:
         """A fresh Amaranth platform for this board (a platform builds only once)."""

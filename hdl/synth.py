@@ -298,6 +298,7 @@ def synthesize(
     board: str,
     build_dir: str | Path | None = None,
     clock_mhz: float | None = None,
+    seed: int | None = None,
 ) -> dict:
     """Build the bitstream of ``config`` for ``board`` and write ``report.json``.
 
@@ -312,6 +313,9 @@ def synthesize(
         Output folder; ``build/<board>`` when omitted.
     clock_mhz : float, optional
         Wanted core clock; the board's default (``BoardSpec.default_clock_mhz``) when omitted.
+    seed : int, optional
+        nextpnr's placement seed; the board's (``BoardSpec.placer_seed``) when omitted. The
+        report records it as ``placer_seed``.
 
     Returns
     -------
@@ -333,7 +337,12 @@ def synthesize(
     top = BoardTop(config, board, clock_mhz)
     name = f"spikegnn_{board}"
     nextpnr_report = f"{name}.nextpnr.json"
-    overrides = {"nextpnr_opts": f"--report {nextpnr_report} --timing-allow-fail"}
+    seed = spec.placer_seed if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"the placement seed must be a non-negative integer, not {seed!r}.")
+    overrides = {
+        "nextpnr_opts": f"--report {nextpnr_report} --timing-allow-fail --seed {seed}",
+    }
     if spec.family == "ice40":
         overrides["synth_opts"] = "-dsp"  # SB_MAC16 for the multipliers
     bitstream = build_dir / (f"{name}.bin" if spec.family == "ice40" else f"{name}.bit")
@@ -409,6 +418,7 @@ def synthesize(
         "spram_total": total("spram"),
         "bitstream": str(bitstream),
         "seconds": round(seconds, 1),
+        "placer_seed": seed,
         "clocks": {
             net: {k: round(float(v), 2) for k, v in entry.items()} for net, entry in clocks.items()
         },
@@ -538,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", help="CoreConfig JSON (default: CoreConfig())")
     parser.add_argument("--clock-mhz", type=float, help="core clock (default: per board)")
+    parser.add_argument("--seed", type=int, help="nextpnr placement seed (default: per board)")
     parser.add_argument("--build-root", default="build", help="folder of the <board> build dirs")
     parser.add_argument(
         "--update-constraints",
@@ -561,7 +572,11 @@ def main(argv: list[str] | None = None) -> int:
     reports, failed = [], []
     for board in boards:
         try:
-            reports.append(synthesize(config, board, Path(args.build_root) / board, args.clock_mhz))
+            reports.append(
+                synthesize(
+                    config, board, Path(args.build_root) / board, args.clock_mhz, seed=args.seed
+                )
+            )
         except (ToolchainError, SynthesisError) as error:
             logger.error("%s", error)
             failed.append(board)

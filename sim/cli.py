@@ -237,7 +237,7 @@ def command_synth(args) -> int:
     config = load_config(args.config)
     build_dir = Path(args.build_dir) if args.build_dir else Path("build") / args.board
     try:
-        report = synthesize(config, args.board, build_dir, args.clock_mhz)
+        report = synthesize(config, args.board, build_dir, args.clock_mhz, seed=args.seed)
     except (ToolchainError, SynthesisError) as error:
         lines = str(error).splitlines()
         raise UsageError(lines[0] if lines else str(error)) from None
@@ -671,6 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(synth)
     synth.add_argument("--board", required=True, help="icebreaker, ulx3s, icesugar or orangecrab")
     synth.add_argument("--clock-mhz", type=float, help="core clock (default: the board's)")
+    synth.add_argument("--seed", type=int, help="nextpnr placement seed (default: the board's)")
     synth.add_argument("--build-dir", metavar="DIR", help="output folder (default build/BOARD)")
     synth.add_argument("--json", metavar="PATH", help="write the report as JSON")
     synth.set_defaults(run=command_synth)

@@ -46,8 +46,8 @@ def fake_report(config: CoreConfig, board: str, clock_mhz: float | None) -> dict
 def fake_synthesize(monkeypatch):
     calls = []
 
-    def synthesize(config, board, build_dir=None, clock_mhz=None):
-        calls.append((config.lanes, config.weight_width, str(build_dir), clock_mhz))
+    def synthesize(config, board, build_dir=None, clock_mhz=None, seed=None):
+        calls.append((config.lanes, config.weight_width, str(build_dir), clock_mhz, seed))
         if config.lanes > 8:
             raise hdl.synth.SynthesisError(
                 f"{board}: the design does not fit: ICESTORM_DSP 16/8; see log:\ntail"
@@ -143,6 +143,10 @@ def test_synth_command_writes_json_and_reports_timing(tmp_path, capsys, fake_syn
     assert "timing not met: Fmax 23.00 MHz is below the 100.00 MHz clock" in (
         capsys.readouterr().err
     )
+    # The placement seed goes through to the flow (None: the board's own).
+    assert fake_synthesize[0][4] is None
+    assert cli_main(["synth", "--board", "ulx3s", "--clock-mhz", "20", "--seed", "7"]) == 0
+    assert fake_synthesize[-1][4] == 7
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
