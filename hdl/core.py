@@ -209,42 +209,58 @@ class SpikeGNNCore(wiring.Component):
         feature_nodes = Signal(arg_width)
         features_valid = Signal()
 
-        load_nodes = Signal(arg_width)
+        load_nodes = Signal(arg_width, reset_less=True)
         # Value - 1 of a few counts, signed so that 0 - 1 equals no count.
-        load_nodes_last = Signal(signed(arg_width + 1))
-        load_edges_last = Signal(signed(word_width + 1))
+        load_nodes_last = Signal(signed(arg_width + 1), reset_less=True)
+        load_edges_last = Signal(signed(word_width + 1), reset_less=True)
         graph_nodes_last = Signal(signed(arg_width + 1))
-        node_degree_last = Signal(signed(_bits(cfg.max_nodes) + 1))
-        load_edges = Signal(word_width)
-        load_count = Signal(word_width + 1)
-        load_offset = Signal(word_width + 2)
-        bad_argument = Signal()
-        bad_index = Signal()
-        bad_value = Signal()
-        reply_word = Signal(word_width)
+        node_degree_last = Signal(signed(_bits(cfg.max_nodes) + 1), reset_less=True)
+        load_edges = Signal(word_width, reset_less=True)
+        load_count = Signal(word_width + 1, reset_less=True)
+        # Loop ends of the loading states, one word ahead: the next word taken is the last
+        # degree or neighbour (count_last) or belongs to the last node's features; and the
+        # graph has no edges. Registered so that no wide comparison feeds the state.
+        count_last = Signal(reset_less=True)
+        feature_node_last = Signal(reset_less=True)
+        edges_zero = Signal(reset_less=True)
+        # Sum of the degrees so far: wide enough for max_nodes degrees of max_nodes each, so
+        # that a graph whose every count is in range never wraps it.
+        load_offset = Signal(max(word_width + 2, _bits(cfg.max_nodes**2) + 1), reset_less=True)
+        bad_argument = Signal(reset_less=True)
+        bad_index = Signal(reset_less=True)
+        bad_value = Signal(reset_less=True)
+        reply_word = Signal(word_width, reset_less=True)
 
-        weight_layer = Signal(range(max(n_layers, 2)))
-        weight_row = Signal(_bits(cfg.max_features))
-        weight_col = Signal(_bits(cfg.max_features))
-        weight_lane = Signal(range(lanes))
-        weight_row_base = Signal(_bits(weight_depth))
-        weight_left = Signal(_bits(total_weights))
+        weight_layer = Signal(range(max(n_layers, 2)), reset_less=True)
+        weight_row = Signal(_bits(cfg.max_features), reset_less=True)
+        weight_col = Signal(_bits(cfg.max_features), reset_less=True)
+        weight_lane = Signal(range(lanes), reset_less=True)
+        weight_row_base = Signal(_bits(weight_depth), reset_less=True)
+        weight_left = Signal(_bits(total_weights), reset_less=True)
+        weight_last = Signal(reset_less=True)  # the next weight word taken is the last
+        # The next weight word ends its row (weight_col_last) and its layer (both flags).
+        weight_col_last = Signal(reset_less=True)
+        weight_row_last = Signal(reset_less=True)
         weight_in = Array(Const(v, _bits(cfg.max_features)) for v in ins)[weight_layer]
         weight_in_last = Array(Const(v - 1, _bits(cfg.max_features)) for v in ins)[weight_layer]
         weight_out_last = Array(Const(v - 1, _bits(cfg.max_features)) for v in outs)[weight_layer]
+        # Rows of one weight, in the current and the next layer.
+        weight_in_one = Array(Const(v == 1) for v in ins)[weight_layer]
+        weight_next_in_one = Array(Const(v == 1) for v in [*ins[1:], 0])[weight_layer]
+        weight_next_out_one = Array(Const(v == 1) for v in [*outs[1:], 0])[weight_layer]
         weight_next_base = Array(Const(v, _bits(weight_depth)) for v in weight_bases[1:])[
             weight_layer
         ]
 
-        feature_node = Signal(arg_width)
-        feature_col = Signal(_bits(cfg.layer_dims[0]))
-        feature_group = Signal(group_bits)
-        feature_lane = Signal(range(lanes))
+        feature_node = Signal(arg_width, reset_less=True)
+        feature_col = Signal(_bits(cfg.layer_dims[0]), reset_less=True)
+        feature_group = Signal(group_bits, reset_less=True)
+        feature_lane = Signal(range(lanes), reset_less=True)
 
         node = Signal(node_bits + 1)
-        node_offset = Signal(edge_bits)
-        node_degree = Signal(_bits(cfg.max_nodes))
-        reciprocal = Signal(cfg.recip_width)
+        node_offset = Signal(edge_bits, reset_less=True)
+        node_degree = Signal(_bits(cfg.max_nodes), reset_less=True)
+        reciprocal = Signal(cfg.recip_width, reset_less=True)
         cmax_prev = Signal(count_width)
         cmax_cur = Signal(count_width)
         norm_a = Signal(range(T + 1))
@@ -267,13 +283,20 @@ class SpikeGNNCore(wiring.Component):
         cycles = Signal(32)
         running = Signal()
 
-        agg_edge = Signal(edge_bits + 1)
-        agg_group = Signal(group_bits + 1)
-        proj_col = Signal(_bits(cfg.max_features))
-        proj_word = Signal(group_bits + 1)
-        proj_lane = Signal(range(lanes))
-        proj_group = Signal(group_bits + 1)
-        proj_waddr = Signal(_bits(weight_depth))
+        agg_edge = Signal(edge_bits + 1, reset_less=True)
+        # Loop ends one step ahead: the node has one neighbour; agg_edge is its last; node
+        # and out_node are the graph's last (the last two compared on every clock: they change
+        # two clocks or more before they are read).
+        single_edge = Signal(reset_less=True)
+        agg_last = Signal(reset_less=True)
+        node_last = Signal()
+        out_node_last = Signal()
+        agg_group = Signal(group_bits + 1, reset_less=True)
+        proj_col = Signal(_bits(cfg.max_features), reset_less=True)
+        proj_word = Signal(group_bits + 1, reset_less=True)
+        proj_lane = Signal(range(lanes), reset_less=True)
+        proj_group = Signal(group_bits + 1, reset_less=True)
+        proj_waddr = Signal(_bits(weight_depth), reset_less=True)
         lif_group = Signal(group_bits + 1)
         lif_step = Signal(range(T))
         lif_wait = Signal(range(T + 1))
@@ -285,6 +308,10 @@ class SpikeGNNCore(wiring.Component):
         out_lane = Signal(range(lanes))
 
         m.d.comb += self.busy.eq(running)
+        m.d.sync += [
+            node_last.eq(node == graph_nodes_last),
+            out_node_last.eq(out_node == graph_nodes_last),
+        ]
         with m.If(running):
             m.d.sync += cycles.eq(cycles + 1)
 
@@ -545,8 +572,9 @@ class SpikeGNNCore(wiring.Component):
             ]
             best, best_value = leader, chosen
 
-        accept = Signal()
-        m.d.comb += accept.eq(self.i_cmd.valid & self.i_cmd.ready)
+        # A word is taken: used only in the loading states, which hold i_cmd.ready high, so
+        # the valid alone (no decode of the state behind ready).
+        accept = self.i_cmd.valid
 
         def status(op, code):
             # A status code is a Status member or, after a load, a Mux of them.
@@ -556,78 +584,131 @@ class SpikeGNNCore(wiring.Component):
             )
 
         # -- sequencer ------------------------------------------------------------------------
+        # A RUN can start: the loaded graph and features are valid and of the same node count.
+        # Registered: they change only in the states that end a load, two clocks before IDLE.
+        run_ready = Signal()
+        m.d.sync += run_ready.eq(graph_valid & features_valid & (feature_nodes == graph_nodes))
+
+        # The stream handshakes come straight from flip-flops: every transition between a state
+        # that takes command words and one that does not, or one that offers a reply word and
+        # one that does not, sets them for the state it goes to.
+        ready_states = {
+            "IDLE",
+            "LOAD_WEIGHTS",
+            "LOAD_CLASS_BIAS",
+            "LOAD_EDGE_COUNT",
+            "LOAD_DEGREES",
+            "LOAD_NEIGHBOURS",
+            "LOAD_FEATURES",
+        }
+        reply_states = {
+            "REPLY",
+            "RUN_STATUS",
+            "COUNT_SEND",
+            "CLASS_SEND",
+            "CYCLES_HIGH",
+            "CYCLES_LOW",
+            "IDENTIFY_STATUS",
+            "IDENTIFY_HASH",
+            "IDENTIFY_VERSION",
+        }
+        cmd_ready = Signal(init=1)
+        reply_valid = Signal()
+        m.d.comb += [self.i_cmd.ready.eq(cmd_ready), self.o_reply.valid.eq(reply_valid)]
+
+        def goto(state: str, origin: str) -> None:
+            """``m.next = state`` from the state ``origin``, with the handshakes that change."""
+            m.next = state
+            if (state in ready_states) != (origin in ready_states):
+                m.d.sync += cmd_ready.eq(state in ready_states)
+            if (state in reply_states) != (origin in reply_states):
+                m.d.sync += reply_valid.eq(state in reply_states)
+
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
-                m.d.comb += self.i_cmd.ready.eq(1)
+                # The loading counters and flags are only read in the states a command leads
+                # to, so they follow every word offered here, taken or not: no opcode decode
+                # on their enables. Likewise the reply word of the commands answered at once.
+                m.d.sync += [
+                    weight_layer.eq(0),
+                    weight_row.eq(0),
+                    weight_col.eq(0),
+                    weight_lane.eq(0),
+                    weight_row_base.eq(0),
+                    weight_left.eq(total_weights),
+                    weight_last.eq(total_weights == 1),
+                    weight_col_last.eq(ins[0] == 1),
+                    weight_row_last.eq(outs[0] == 1),
+                    load_nodes.eq(argument),
+                    load_nodes_last.eq(argument - 1),
+                    bad_argument.eq((argument == 0) | (argument > cfg.max_nodes)),
+                    bad_index.eq(0),
+                    bad_value.eq(0),
+                    feature_node.eq(0),
+                    feature_col.eq(0),
+                    feature_group.eq(0),
+                    feature_lane.eq(0),
+                    feature_node_last.eq(argument == 1),
+                    cycles.eq(0),
+                    layer.eq(0),
+                    cmax_cur.eq(0),
+                ]
+                m.d.sync += [
+                    total.eq(bias) for total, bias in zip(class_sums, class_bias, strict=True)
+                ]
+                with m.Switch(opcode):
+                    with m.Case(Opcode.LOAD_FEATURES):
+                        m.d.sync += reply_word.eq(status(Opcode.LOAD_FEATURES, Status.BAD_ARGUMENT))
+                    with m.Case(Opcode.RUN):
+                        m.d.sync += reply_word.eq(status(Opcode.RUN, Status.NOT_READY))
+                    with m.Default():
+                        m.d.sync += reply_word.eq(
+                            (opcode << opcode_shift(word_width))
+                            | (Status.UNKNOWN_OPCODE << status_shift(word_width))
+                        )
+                # The word offered leads to a loading state (more words to take), starts a run,
+                # or is answered at once; the handshakes follow from that, not from the state
+                # each case goes to.
+                loads = Signal()
+                starts = Signal()
+                m.d.comb += [
+                    loads.eq(
+                        (opcode == Opcode.LOAD_WEIGHTS)
+                        | (opcode == Opcode.LOAD_GRAPH)
+                        | ((opcode == Opcode.LOAD_FEATURES) & (argument != 0))
+                    ),
+                    starts.eq((opcode == Opcode.RUN) & run_ready),
+                ]
                 with m.If(self.i_cmd.valid):
+                    m.d.sync += [
+                        cmd_ready.eq(loads),
+                        reply_valid.eq(~loads & ~starts),
+                        running.eq(starts),
+                    ]
                     with m.Switch(opcode):
                         with m.Case(Opcode.LOAD_WEIGHTS):
-                            m.d.sync += [
-                                weight_layer.eq(0),
-                                weight_row.eq(0),
-                                weight_col.eq(0),
-                                weight_lane.eq(0),
-                                weight_row_base.eq(0),
-                                weight_left.eq(total_weights),
-                            ]
                             m.next = "LOAD_WEIGHTS"
                         with m.Case(Opcode.LOAD_GRAPH):
-                            m.d.sync += [
-                                load_nodes.eq(argument),
-                                load_nodes_last.eq(argument - 1),
-                                graph_valid.eq(0),
-                                bad_argument.eq((argument == 0) | (argument > cfg.max_nodes)),
-                                bad_index.eq(0),
-                            ]
+                            m.d.sync += graph_valid.eq(0)
                             m.next = "LOAD_EDGE_COUNT"
                         with m.Case(Opcode.LOAD_FEATURES):
-                            m.d.sync += [
-                                load_nodes.eq(argument),
-                                load_nodes_last.eq(argument - 1),
-                                features_valid.eq(0),
-                                bad_argument.eq((argument == 0) | (argument > cfg.max_nodes)),
-                                bad_value.eq(0),
-                                feature_node.eq(0),
-                                feature_col.eq(0),
-                                feature_group.eq(0),
-                                feature_lane.eq(0),
-                            ]
+                            m.d.sync += features_valid.eq(0)
                             with m.If(argument == 0):
-                                m.d.sync += reply_word.eq(
-                                    status(Opcode.LOAD_FEATURES, Status.BAD_ARGUMENT)
-                                )
                                 m.next = "REPLY"
                             with m.Else():
                                 m.next = "LOAD_FEATURES"
                         with m.Case(Opcode.RUN):
-                            ready = graph_valid & features_valid & (feature_nodes == graph_nodes)
-                            with m.If(ready):
-                                m.d.sync += [
-                                    running.eq(1),
-                                    cycles.eq(0),
-                                    layer.eq(0),
-                                    cmax_cur.eq(0),
-                                ]
-                                m.d.sync += [
-                                    total.eq(bias)
-                                    for total, bias in zip(class_sums, class_bias, strict=True)
-                                ]
+                            with m.If(run_ready):
                                 m.next = "LAYER_START"
                             with m.Else():
-                                m.d.sync += reply_word.eq(status(Opcode.RUN, Status.NOT_READY))
                                 m.next = "REPLY"
                         with m.Case(Opcode.IDENTIFY):
                             m.next = "IDENTIFY_STATUS"
                         with m.Default():
-                            m.d.sync += reply_word.eq(
-                                (opcode << opcode_shift(word_width))
-                                | (Status.UNKNOWN_OPCODE << status_shift(word_width))
-                            )
                             m.next = "REPLY"
 
             # ---- loading -------------------------------------------------------------------
             with m.State("LOAD_WEIGHTS"):
-                m.d.comb += self.i_cmd.ready.eq(1)
                 m.d.comb += [
                     weight_wr.addr.eq(weight_row_base + weight_col),
                     weight_wr.en.eq(Mux(accept, 1 << weight_lane, 0)),
@@ -637,18 +718,24 @@ class SpikeGNNCore(wiring.Component):
                         command[: cfg.weight_width]
                     )
                 with m.If(accept):
-                    m.d.sync += weight_left.eq(weight_left - 1)
-                    with m.If(weight_col == weight_in_last):
+                    m.d.sync += [weight_left.eq(weight_left - 1), weight_last.eq(weight_left == 2)]
+                    with m.If(weight_col_last):
                         m.d.sync += weight_col.eq(0)
-                        with m.If(weight_row == weight_out_last):
+                        with m.If(weight_row_last):
                             m.d.sync += [
                                 weight_row.eq(0),
                                 weight_lane.eq(0),
                                 weight_layer.eq(weight_layer + 1),
                                 weight_row_base.eq(weight_next_base),
+                                weight_col_last.eq(weight_next_in_one),
+                                weight_row_last.eq(weight_next_out_one),
                             ]
                         with m.Else():
-                            m.d.sync += weight_row.eq(weight_row + 1)
+                            m.d.sync += [
+                                weight_row.eq(weight_row + 1),
+                                weight_col_last.eq(weight_in_one),
+                                weight_row_last.eq(weight_row + 1 == weight_out_last),
+                            ]
                             with m.If(weight_lane == lanes - 1):
                                 m.d.sync += [
                                     weight_lane.eq(0),
@@ -657,14 +744,17 @@ class SpikeGNNCore(wiring.Component):
                             with m.Else():
                                 m.d.sync += weight_lane.eq(weight_lane + 1)
                     with m.Else():
-                        m.d.sync += weight_col.eq(weight_col + 1)
-                    with m.If(weight_left == 1):
+                        m.d.sync += [
+                            weight_col.eq(weight_col + 1),
+                            weight_col_last.eq(weight_col + 1 == weight_in_last),
+                        ]
+                    with m.If(weight_last):
                         m.d.sync += bias_left.eq(cfg.n_classes)
                         m.next = "LOAD_CLASS_BIAS"
 
             with m.State("LOAD_CLASS_BIAS"):
                 # One word a class, class 0 first: shifted in from the top.
-                m.d.comb += self.i_cmd.ready.eq(1)
+                m.d.sync += reply_word.eq(status(Opcode.LOAD_WEIGHTS, Status.OK))
                 with m.If(accept):
                     m.d.sync += [
                         *(
@@ -675,17 +765,17 @@ class SpikeGNNCore(wiring.Component):
                         bias_left.eq(bias_left - 1),
                     ]
                     with m.If(bias_left == 1):
-                        m.d.sync += reply_word.eq(status(Opcode.LOAD_WEIGHTS, Status.OK))
-                        m.next = "REPLY"
+                        goto("REPLY", "LOAD_CLASS_BIAS")
 
             with m.State("LOAD_EDGE_COUNT"):
-                m.d.comb += self.i_cmd.ready.eq(1)
                 with m.If(accept):
                     m.d.sync += [
                         load_edges.eq(command),
                         load_edges_last.eq(command - 1),
                         load_count.eq(0),
                         load_offset.eq(0),
+                        edges_zero.eq(command == 0),
+                        count_last.eq(Mux(load_nodes != 0, load_nodes_last == 0, command == 1)),
                     ]
                     with m.If(command > cfg.max_edges):
                         m.d.sync += bad_argument.eq(1)
@@ -694,10 +784,9 @@ class SpikeGNNCore(wiring.Component):
                     with m.Elif(command != 0):
                         m.next = "LOAD_NEIGHBOURS"
                     with m.Else():
-                        m.next = "LOAD_GRAPH_DONE"
+                        goto("LOAD_GRAPH_DONE", "LOAD_EDGE_COUNT")
 
             with m.State("LOAD_DEGREES"):
-                m.d.comb += self.i_cmd.ready.eq(1)
                 m.d.comb += [
                     node_wr.addr.eq(load_count),
                     node_wr.data.eq(Cat(load_offset[:edge_bits], command[: _bits(cfg.max_nodes)])),
@@ -705,48 +794,54 @@ class SpikeGNNCore(wiring.Component):
                 ]
                 with m.If(accept):
                     offset_after = load_offset + command
-                    m.d.sync += [load_offset.eq(offset_after), load_count.eq(load_count + 1)]
+                    m.d.sync += [
+                        load_offset.eq(offset_after),
+                        load_count.eq(load_count + 1),
+                        count_last.eq(load_count + 1 == load_nodes_last),
+                    ]
                     with m.If(command > cfg.max_nodes):
                         m.d.sync += bad_argument.eq(1)
-                    with m.If(load_count == load_nodes_last):
-                        with m.If(offset_after != load_edges):
-                            m.d.sync += bad_argument.eq(1)
-                        m.d.sync += load_count.eq(0)
-                        with m.If(load_edges == 0):
-                            m.next = "LOAD_GRAPH_DONE"
+                    with m.If(count_last):
+                        # LOAD_GRAPH_DONE checks the degrees' sum, then in load_offset.
+                        m.d.sync += [load_count.eq(0), count_last.eq(load_edges_last == 0)]
+                        with m.If(edges_zero):
+                            goto("LOAD_GRAPH_DONE", "LOAD_DEGREES")
                         with m.Else():
                             m.next = "LOAD_NEIGHBOURS"
 
             with m.State("LOAD_NEIGHBOURS"):
-                m.d.comb += self.i_cmd.ready.eq(1)
                 m.d.comb += [
                     edge_wr.addr.eq(load_count),
                     edge_wr.data.eq(command),
                     edge_wr.en.eq(accept & (load_count < cfg.max_edges)),
                 ]
                 with m.If(accept):
-                    m.d.sync += load_count.eq(load_count + 1)
+                    m.d.sync += [
+                        load_count.eq(load_count + 1),
+                        count_last.eq(load_count + 1 == load_edges_last),
+                    ]
                     with m.If(command >= load_nodes):
                         m.d.sync += bad_index.eq(1)
-                    with m.If(load_count == load_edges_last):
-                        m.next = "LOAD_GRAPH_DONE"
+                    with m.If(count_last):
+                        goto("LOAD_GRAPH_DONE", "LOAD_NEIGHBOURS")
 
             with m.State("LOAD_GRAPH_DONE"):
+                # The degrees must add up to the edge count (without degrees, N = 0 is bad).
+                bad_graph = bad_argument | (load_offset != load_edges)
                 code = Mux(
-                    bad_argument,
+                    bad_graph,
                     Status.BAD_ARGUMENT,
                     Mux(bad_index, Status.BAD_NEIGHBOUR, 0),
                 )
                 m.d.sync += [
                     reply_word.eq(status(Opcode.LOAD_GRAPH, code)),
-                    graph_valid.eq(~bad_argument & ~bad_index),
+                    graph_valid.eq(~bad_graph & ~bad_index),
                     graph_nodes.eq(load_nodes),
                     graph_nodes_last.eq(load_nodes_last),
                 ]
-                m.next = "REPLY"
+                goto("REPLY", "LOAD_GRAPH_DONE")
 
             with m.State("LOAD_FEATURES"):
-                m.d.comb += self.i_cmd.ready.eq(1)
                 m.d.comb += [
                     write_lane_data.eq(command[:store_width]),
                     feature_wr.en.eq(
@@ -762,9 +857,10 @@ class SpikeGNNCore(wiring.Component):
                             feature_group.eq(0),
                             feature_lane.eq(0),
                             feature_node.eq(feature_node + 1),
+                            feature_node_last.eq(feature_node + 1 == load_nodes_last),
                         ]
-                        with m.If(feature_node == load_nodes_last):
-                            m.next = "LOAD_FEATURES_DONE"
+                        with m.If(feature_node_last):
+                            goto("LOAD_FEATURES_DONE", "LOAD_FEATURES")
                     with m.Else():
                         m.d.sync += feature_col.eq(feature_col + 1)
                         _next_lane(m, feature_lane, feature_group, lanes)
@@ -780,12 +876,12 @@ class SpikeGNNCore(wiring.Component):
                     features_valid.eq(~bad_argument & ~bad_value),
                     feature_nodes.eq(load_nodes),
                 ]
-                m.next = "REPLY"
+                goto("REPLY", "LOAD_FEATURES_DONE")
 
             with m.State("REPLY"):
-                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(reply_word)]
+                m.d.comb += [self.o_reply.payload.eq(reply_word)]
                 with m.If(self.o_reply.ready):
-                    m.next = "IDLE"
+                    goto("IDLE", "REPLY")
 
             # ---- inference -----------------------------------------------------------------
             with m.State("LAYER_START"):
@@ -830,11 +926,17 @@ class SpikeGNNCore(wiring.Component):
                     node_degree.eq(degree),
                     node_degree_last.eq(degree - 1),
                     isolated.eq(degree == 0),
+                    single_edge.eq(degree == 1),
                 ]
                 m.next = "NODE_RECIP"
 
             with m.State("NODE_RECIP"):
-                m.d.sync += [reciprocal.eq(recip_rd.data), agg_edge.eq(0), agg_group.eq(0)]
+                m.d.sync += [
+                    reciprocal.eq(recip_rd.data),
+                    agg_edge.eq(0),
+                    agg_group.eq(0),
+                    agg_last.eq(single_edge),
+                ]
                 m.d.sync += [
                     proj_col.eq(0),
                     proj_word.eq(0),
@@ -852,15 +954,22 @@ class SpikeGNNCore(wiring.Component):
                 m.d.sync += [
                     a1_valid.eq(1),
                     a1_first.eq(agg_edge == 0),
-                    a1_last.eq(agg_edge == node_degree_last),
+                    a1_last.eq(agg_last),
                     a1_group.eq(agg_group),
                 ]
-                with m.If(agg_edge == node_degree_last):
-                    m.d.sync += [agg_edge.eq(0), agg_group.eq(agg_group + 1)]
+                with m.If(agg_last):
+                    m.d.sync += [
+                        agg_edge.eq(0),
+                        agg_group.eq(agg_group + 1),
+                        agg_last.eq(single_edge),
+                    ]
                     with m.If(agg_group == layer_gin_last):
                         m.next = "AGGREGATE_DRAIN"
                 with m.Else():
-                    m.d.sync += agg_edge.eq(agg_edge + 1)
+                    m.d.sync += [
+                        agg_edge.eq(agg_edge + 1),
+                        agg_last.eq(agg_edge + 1 == node_degree_last),
+                    ]
 
             with m.State("AGGREGATE_DRAIN"):
                 m.d.comb += in_aggregation.eq(1)
@@ -932,7 +1041,7 @@ class SpikeGNNCore(wiring.Component):
 
             with m.State("NODE_NEXT"):
                 m.d.sync += node.eq(node + 1)
-                with m.If(node == graph_nodes_last):
+                with m.If(node_last):
                     m.next = "LAYER_END"
                 with m.Else():
                     m.next = "NODE_START"
@@ -952,29 +1061,27 @@ class SpikeGNNCore(wiring.Component):
 
             with m.State("READOUT"):
                 m.d.sync += [best_class.eq(best), running.eq(0)]
-                m.next = "RUN_STATUS"
+                goto("RUN_STATUS", "READOUT")
 
             # ---- results -------------------------------------------------------------------
             with m.State("RUN_STATUS"):
                 m.d.comb += [
-                    self.o_reply.valid.eq(1),
                     self.o_reply.payload.eq(status(Opcode.RUN, Status.OK)),
                 ]
                 with m.If(self.o_reply.ready):
                     m.d.sync += [out_node.eq(0), out_class.eq(0), out_group.eq(0), out_lane.eq(0)]
-                    m.next = "COUNT_FETCH"
+                    goto("COUNT_FETCH", "RUN_STATUS")
 
             out_addr = Cat(out_group[:group_bits], out_node[:node_bits], Const(0, 2)) | (
                 region_last << region_shift
             )
             with m.State("COUNT_FETCH"):
                 m.d.comb += feature_rd.addr.eq(out_addr)
-                m.next = "COUNT_SEND"
+                goto("COUNT_SEND", "COUNT_FETCH")
 
             with m.State("COUNT_SEND"):
                 m.d.comb += [
                     feature_rd.addr.eq(out_addr),
-                    self.o_reply.valid.eq(1),
                     self.o_reply.payload.eq(Array(agg_elements)[out_lane][:count_width]),
                 ]
                 with m.If(self.o_reply.ready):
@@ -985,46 +1092,45 @@ class SpikeGNNCore(wiring.Component):
                             out_lane.eq(0),
                             out_node.eq(out_node + 1),
                         ]
-                        with m.If(out_node == graph_nodes_last):
+                        with m.If(out_node_last):
                             m.next = "CLASS_SEND"
                         with m.Else():
-                            m.next = "COUNT_FETCH"
+                            goto("COUNT_FETCH", "COUNT_SEND")
                     with m.Else():
                         m.d.sync += out_class.eq(out_class + 1)
                         with m.If(_next_lane(m, out_lane, out_group, lanes)):
-                            m.next = "COUNT_FETCH"
+                            goto("COUNT_FETCH", "COUNT_SEND")
 
             with m.State("CLASS_SEND"):
-                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(best_class)]
+                m.d.comb += [self.o_reply.payload.eq(best_class)]
                 with m.If(self.o_reply.ready):
                     m.next = "CYCLES_HIGH"
 
             with m.State("CYCLES_HIGH"):
-                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(cycles[16:])]
+                m.d.comb += [self.o_reply.payload.eq(cycles[16:])]
                 with m.If(self.o_reply.ready):
                     m.next = "CYCLES_LOW"
 
             with m.State("CYCLES_LOW"):
-                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(cycles[:16])]
+                m.d.comb += [self.o_reply.payload.eq(cycles[:16])]
                 with m.If(self.o_reply.ready):
-                    m.next = "IDLE"
+                    goto("IDLE", "CYCLES_LOW")
 
             with m.State("IDENTIFY_STATUS"):
                 m.d.comb += [
-                    self.o_reply.valid.eq(1),
                     self.o_reply.payload.eq(status(Opcode.IDENTIFY, Status.OK)),
                 ]
                 with m.If(self.o_reply.ready):
                     m.next = "IDENTIFY_HASH"
 
             with m.State("IDENTIFY_HASH"):
-                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(cfg.config_hash)]
+                m.d.comb += [self.o_reply.payload.eq(cfg.config_hash)]
                 with m.If(self.o_reply.ready):
                     m.next = "IDENTIFY_VERSION"
 
             with m.State("IDENTIFY_VERSION"):
-                m.d.comb += [self.o_reply.valid.eq(1), self.o_reply.payload.eq(DESIGN_VERSION)]
+                m.d.comb += [self.o_reply.payload.eq(DESIGN_VERSION)]
                 with m.If(self.o_reply.ready):
-                    m.next = "IDLE"
+                    goto("IDLE", "IDENTIFY_VERSION")
 
         return m

@@ -249,3 +249,20 @@ def test_timeout_cycles_and_link_arguments():
         timeout_cycles(0)
     with pytest.raises(ValueError, match="timeout must be at least 1 clock cycle, not 0"):
         FrameLink(CONFIG, 0)
+
+
+def test_link_timeout_counts_prescaled_ticks():
+    """Up to 255 clocks the timeout is exact; above, it is rounded up to ticks of 2**k clocks
+    with at most 256 ticks, so it never shortens and grows by less than 1 %."""
+    from hdl.link import timeout_ticks
+
+    assert timeout_ticks(1) == (0, 1)
+    assert timeout_ticks(255) == (0, 255)
+    assert timeout_ticks(256) == (1, 128)
+    assert timeout_ticks(2560) == (4, 160)  # the board simulations' timeout, exact
+    assert timeout_ticks(720_000) == (12, 176)  # 20 ms at 36 MHz: 720 896 clocks allowed
+    for timeout in (300, 4097, 65_535, 720_001, 2_000_000):
+        shift, ticks = timeout_ticks(timeout)
+        allowed = ticks << shift
+        assert ticks <= 256 and timeout <= allowed < timeout + (1 << shift)
+        assert allowed < timeout * 1.01
