@@ -17,7 +17,7 @@ from golden.config import CoreConfig
 from .commands import DESIGN_VERSION, Opcode, Status, opcode_shift, status_shift
 from .encoder import LFSR
 from .lif import LIFLane
-from .mac import MACArray
+from .mac import MACArray, constant_product
 
 __all__ = ["SpikeGNNCore"]
 
@@ -43,6 +43,13 @@ class SpikeGNNCore(wiring.Component):
     ----------
     config : CoreConfig
         Every width, constant and limit; the golden model reads the same object.
+    memory_style : {"block", "distributed"}
+        How synthesis builds the core's memories. ``"block"`` (the default) asks for block RAM
+        where Yosys would otherwise use flip-flops and leaves the rest to it: the right choice
+        where logic is scarce (iCE40). ``"distributed"`` asks for LUT RAM everywhere, with the
+        read registers in the fabric: it spends logic cells (plenty on the ECP5) to avoid the
+        block RAM's slow clock-to-output, which starts the core's longest paths otherwise. The
+        behaviour, cycle for cycle, is the same.
 
     Attributes
     ----------
@@ -61,8 +68,16 @@ class SpikeGNNCore(wiring.Component):
     weight format's range.
     """
 
-    def __init__(self, config: CoreConfig):
+    MEMORY_STYLES = ("block", "distributed")
+
+    def __init__(self, config: CoreConfig, memory_style: str = "block"):
+        if memory_style not in self.MEMORY_STYLES:
+            raise ValueError(
+                f"memory_style must be one of {', '.join(self.MEMORY_STYLES)}, "
+                f"not {memory_style!r}."
+            )
         self.config = config
+        self.memory_style = memory_style
         super().__init__(
             {
                 "i_cmd": In(stream.Signature(config.word_width)),
@@ -103,34 +118,43 @@ class SpikeGNNCore(wiring.Component):
         sum_width = count_width + _bits(cfg.max_nodes)
 
         # -- memories --------------------------------------------------------------------------
+        # Small but wide: without the attribute Yosys builds `block` memories from flip-flops
+        # and muxes; with memory_style "distributed" every memory asks for LUT RAM.
+        distributed = self.memory_style == "distributed"
+        block = {"ram_style": "distributed" if distributed else "block"}
+        lut_ram = {"ram_style": "distributed"} if distributed else {}
+        lut_rom = {"ram_style": "logic"} if distributed else {}  # LUT RAM needs a write port
         # Feature memory: four regions of max_nodes x 2**group_bits words of `lanes` elements.
         # Region 0 holds the loaded features; layer l writes its spike counts to region
         # 1 + l % 2, so a second RUN finds the features intact.
         region_shift = node_bits + group_bits
         m.submodules.feature_mem = feature_mem = Memory(
-            shape=unsigned(lanes * store_width), depth=4 << region_shift, init=[]
+            shape=unsigned(lanes * store_width), depth=4 << region_shift, init=[], attrs=lut_ram
         )
         m.submodules.weight_mem = weight_mem = Memory(
-            shape=unsigned(lanes * cfg.weight_width), depth=weight_depth, init=[]
+            shape=unsigned(lanes * cfg.weight_width), depth=weight_depth, init=[], attrs=lut_ram
         )
         m.submodules.node_mem = node_mem = Memory(
-            shape=unsigned(edge_bits + _bits(cfg.max_nodes)), depth=cfg.max_nodes, init=[]
+            shape=unsigned(edge_bits + _bits(cfg.max_nodes)),
+            depth=cfg.max_nodes,
+            init=[],
+            attrs=lut_ram,
         )
         m.submodules.edge_mem = edge_mem = Memory(
-            shape=unsigned(node_bits), depth=cfg.max_edges, init=[]
+            shape=unsigned(node_bits), depth=cfg.max_edges, init=[], attrs=lut_ram
         )
         m.submodules.recip_rom = recip_rom = Memory(
             shape=unsigned(cfg.recip_width),
             depth=cfg.max_nodes + 1,
             init=[int(v) for v in cfg.degree_reciprocals],
+            attrs=lut_rom,
         )
         m.submodules.norm_rom = norm_rom = Memory(
             shape=unsigned(cfg.feature_width),
             depth=(T + 1) * (T + 1),
             init=[int(v) for v in cfg.normalisation_table.flat],
+            attrs=lut_rom,
         )
-        # Small but wide: without the attribute Yosys builds them from flip-flops and muxes.
-        block = {"ram_style": "block"}
         # The current node's aggregates (words 0 ..) and probabilities (words 2**group_bits ..).
         slot_width = max(agg_width, prob_width)
         m.submodules.stage_mem = stage_mem = Memory(
@@ -262,6 +286,8 @@ class SpikeGNNCore(wiring.Component):
         node_degree = Signal(_bits(cfg.max_nodes), reset_less=True)
         reciprocal = Signal(cfg.recip_width, reset_less=True)
         cmax_prev = Signal(count_width)
+        # First word of row cmax_prev of the normalisation table, registered with it.
+        norm_row = Signal(range((T + 1) * (T + 1)))
         cmax_cur = Signal(count_width)
         norm_a = Signal(range(T + 1))
         norm_b = Signal(range(T + 1))
@@ -890,6 +916,7 @@ class SpikeGNNCore(wiring.Component):
                 m.d.sync += [
                     node.eq(0),
                     cmax_prev.eq(cmax_cur),
+                    norm_row.eq(constant_product(cmax_cur, T + 1)),
                     cmax_cur.eq(0),
                     norm_a.eq(0),
                     norm_b.eq(0),
@@ -902,7 +929,7 @@ class SpikeGNNCore(wiring.Component):
 
             with m.State("LAYER_NORM"):
                 # Row cmax_prev of the table into the pair tables: (T + 1)**2 + 1 clocks.
-                m.d.comb += norm_rd.addr.eq(cmax_prev * (T + 1) + norm_b)
+                m.d.comb += norm_rd.addr.eq(norm_row + norm_b)
                 m.d.sync += [norm_loading.eq(1), norm_a_d.eq(norm_a), norm_b_d.eq(norm_b)]
                 with m.If(norm_b == T):
                     m.d.sync += [norm_b.eq(0), norm_a.eq(norm_a + 1)]

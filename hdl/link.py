@@ -26,6 +26,7 @@ from .framing import (
     frame_limits,
     word_bytes,
 )
+from .mac import constant_product
 
 __all__ = [
     "DEFAULT_TIMEOUT_MS",
@@ -79,12 +80,6 @@ def crc16_next(crc, byte):
         terms += [byte[i] for i in range(8) if crc16_update(0, 1 << i) >> out & 1]
         bits.append(reduce(operator.xor, terms, Const(0, 1)))
     return Cat(*bits)
-
-
-def _times(value, factor: int):
-    """``value * factor`` for a constant ``factor`` as shifted adds (no multiplier inferred)."""
-    terms = [value << bit for bit in range(factor.bit_length()) if factor >> bit & 1]
-    return reduce(operator.add, terms, Const(0, 1))
 
 
 class FrameLink(wiring.Component):
@@ -237,7 +232,7 @@ class FrameLink(wiring.Component):
             with m.Case(Opcode.LOAD_GRAPH):
                 m.d.comb += expected.eq(1 + argument + edges)
             with m.Case(Opcode.LOAD_FEATURES):
-                m.d.comb += expected.eq(_times(argument, config.layer_dims[0]))
+                m.d.comb += expected.eq(constant_product(argument, config.layer_dims[0]))
             with m.Default():
                 m.d.comb += expected.eq(0)
         # The length checks, registered in two steps: the header and the length are complete
@@ -400,7 +395,7 @@ class FrameLink(wiring.Component):
                 status_opcode = out_word[shift:width]
                 status_ok = out_word[shift - 4 : shift] == 0
                 with m.If(status_ok & (status_opcode == Opcode.RUN)):
-                    m.d.sync += out_length.eq(4 + _times(graph_nodes, config.n_classes))
+                    m.d.sync += out_length.eq(4 + constant_product(graph_nodes, config.n_classes))
                 with m.Elif(status_ok & (status_opcode == Opcode.IDENTIFY)):
                     m.d.sync += out_length.eq(3)
                 with m.Else():

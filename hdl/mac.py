@@ -7,13 +7,30 @@ in between, the LIF lanes borrow its multipliers for the leak (:mod:`hdl.lif`).
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed
+import operator
+from functools import reduce
+
+from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.config import CoreConfig
 
-__all__ = ["MACArray"]
+__all__ = ["MACArray", "constant_product"]
+
+
+def constant_product(value, factor: int):
+    """``value * factor`` for a constant ``factor`` as shifted adds, so no multiplier is inferred.
+
+    Parameters
+    ----------
+    value : amaranth.hdl.Value
+        The unsigned value to scale.
+    factor : int
+        A non-negative constant.
+    """
+    terms = [value << bit for bit in range(factor.bit_length()) if factor >> bit & 1]
+    return reduce(operator.add, terms, Const(0, 1))
 
 
 class MACArray(wiring.Component):

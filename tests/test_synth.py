@@ -148,11 +148,11 @@ def test_default_clock_gives_uart(board):
 
 
 #: PLL settings and UART divisor of the boards whose clock follows another board's: the
-#: iCESugar (12 MHz in) as ``yowasp-icepll -i 12 -o 22.875`` prints them (DIVR, DIVF, DIVQ,
+#: iCESugar (12 MHz in) as ``yowasp-icepll -i 12 -o 36`` prints them (DIVR, DIVF, DIVQ,
 #: FILTER_RANGE), the OrangeCrab (48 MHz in) as ``yowasp-ecppll -i 48 -o 60`` does (CLKI_DIV,
 #: CLKFB_DIV, CLKOP_DIV).
 BOARD_CLOCKING = {
-    "icesugar": (22.875, (0, 60, 5, 1), 199),
+    "icesugar": (36.0, (0, 47, 4, 1), 312),
     "orangecrab": (60.0, (4, 5, 10), 521),
 }
 
