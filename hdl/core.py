@@ -72,6 +72,7 @@ class SpikeGNNCore(wiring.Component):
 
     def __init__(self, config: CoreConfig, memory_style: str = "block"):
         if memory_style not in self.MEMORY_STYLES:
+            self._MustUse__silence = True  # never built: no "created but never used" warning
             raise ValueError(
                 f"memory_style must be one of {', '.join(self.MEMORY_STYLES)}, "
                 f"not {memory_style!r}."

@@ -149,11 +149,11 @@ def test_default_clock_gives_uart(board):
 
 #: PLL settings and UART divisor of the boards whose clock follows another board's: the
 #: iCESugar (12 MHz in) as ``yowasp-icepll -i 12 -o 36`` prints them (DIVR, DIVF, DIVQ,
-#: FILTER_RANGE), the OrangeCrab (48 MHz in) as ``yowasp-ecppll -i 48 -o 60`` does (CLKI_DIV,
-#: CLKFB_DIV, CLKOP_DIV).
+#: FILTER_RANGE), the OrangeCrab (48 MHz in) as ``yowasp-ecppll -i 48 -o 90`` does (CLKI_DIV,
+#: CLKFB_DIV, CLKOP_DIV; VCO 630 MHz).
 BOARD_CLOCKING = {
     "icesugar": (36.0, (0, 47, 4, 1), 312),
-    "orangecrab": (60.0, (4, 5, 10), 521),
+    "orangecrab": (90.0, (8, 15, 7), 781),
 }
 
 
@@ -167,7 +167,7 @@ def test_board_pll_and_uart_divisor(board):
         assert (pll.divr, pll.divf, pll.divq, pll.filter_range) == settings
     else:
         assert (pll.clki_div, pll.clkfb_div, pll.clkop_div) == settings
-        assert pll.f_vco == 600
+        assert pll.f_vco == 630
     assert top.clock_mhz == mhz
     assert top.divisor == divisor
 
@@ -571,3 +571,25 @@ def test_identify_over_uart():
     sim.add_testbench(listen)
     sim.run()
     assert bytes(replies) == expected
+
+
+def test_memory_style_follows_the_family():
+    """Block RAM on the iCE40 (logic is scarce), LUT RAM on the ECP5 (its block RAM's
+    clock-to-output would bound the clock); anything else is refused."""
+    from amaranth.back import rtlil
+
+    from hdl.core import SpikeGNNCore
+
+    assert {name: spec.memory_style for name, spec in BOARDS.items()} == {
+        "icebreaker": "block",
+        "icesugar": "block",
+        "ulx3s": "distributed",
+        "orangecrab": "distributed",
+    }
+    styles = {}
+    for style in SpikeGNNCore.MEMORY_STYLES:
+        text = rtlil.convert(SpikeGNNCore(CoreConfig(), style))
+        styles[style] = set(re.findall(r'attribute \\ram_style "(\w+)"', text))
+    assert styles == {"block": {"block"}, "distributed": {"distributed", "logic"}}
+    with pytest.raises(ValueError, match="memory_style must be one of block, distributed"):
+        SpikeGNNCore(CoreConfig(), "fast")
