@@ -183,7 +183,9 @@ class SpikeGNNCore(wiring.Component):
         weight_wr = weight_mem.write_port(granularity=cfg.weight_width)
         node_rd = node_mem.read_port()
         node_wr = node_mem.write_port()
-        edge_rd = edge_mem.read_port()
+        # On LUT RAM the edge read is asynchronous, with its register in the core (read_node):
+        # the same timing as a synchronous port, but the register also holds the readout's node.
+        edge_rd = edge_mem.read_port(domain="comb" if distributed else "sync")
         edge_wr = edge_mem.write_port()
         recip_rd = recip_rom.read_port()
         norm_rd = norm_rom.read_port()
@@ -331,7 +333,10 @@ class SpikeGNNCore(wiring.Component):
 
         out_node = Signal(node_bits + 1)
         out_class = Signal(_bits(cfg.n_classes))
-        out_group = Signal(group_bits + 1)
+        # The feature memory's read address: group, node and region. The group serves both the
+        # aggregation (the group of the edge just read) and the readout.
+        read_group = Signal(group_bits + 1)
+        read_region = Signal(2)
         out_lane = Signal(range(lanes))
 
         m.d.comb += self.busy.eq(running)
@@ -367,10 +372,19 @@ class SpikeGNNCore(wiring.Component):
         ]
         m.d.sync += [a1_valid.eq(0), p1_valid.eq(0)]
 
-        feature_addr_agg = Cat(a1_group[:group_bits], edge_rd.data, Const(0, 2)) | (
-            region_in << region_shift
-        )
-        m.d.comb += feature_rd.addr.eq(feature_addr_agg)
+        # The feature memory is read for the aggregation during a run (the node is a neighbour
+        # from the edge memory) and for the count readout after it (out_node). On LUT RAM the
+        # address drives every cell of the memory, so it comes straight from flip-flops: the
+        # neighbour from the edge read register, which the readout loads as well. Block RAM
+        # keeps its own output register and the choice through `running`, a flip-flop.
+        if distributed:
+            read_node = Signal(node_bits)
+        else:
+            read_node = Mux(running, edge_rd.data, out_node[:node_bits])
+        m.d.comb += [
+            feature_rd.addr.eq(Cat(read_group[:group_bits], read_node, read_region)),
+            edge_rd.addr.eq(node_offset + agg_edge),
+        ]
 
         agg_elements = [feature_rd.data.word_select(k, store_width) for k in range(lanes)]
         agg_lane_values = Array(
@@ -643,13 +657,47 @@ class SpikeGNNCore(wiring.Component):
         reply_valid = Signal()
         m.d.comb += [self.i_cmd.ready.eq(cmd_ready), self.o_reply.valid.eq(reply_valid)]
 
+        # One flip-flop per loading state that writes a memory, high exactly in that state: the
+        # write enables come from these and the valid alone, not from a decode of the state.
+        # On LUT RAM each enable fans out to the write strobes of every cell of its memory.
+        write_states = ("LOAD_WEIGHTS", "LOAD_DEGREES", "LOAD_NEIGHBOURS", "LOAD_FEATURES")
+        in_state = {name: Signal(name=f"in_{name.lower()}") for name in write_states}
+
         def goto(state: str, origin: str) -> None:
-            """``m.next = state`` from the state ``origin``, with the handshakes that change."""
+            """``m.next = state`` from ``origin``, with the handshakes and flags that change."""
             m.next = state
+            for name, flag in in_state.items():
+                if (state == name) != (origin == name):
+                    m.d.sync += flag.eq(state == name)
             if (state in ready_states) != (origin in ready_states):
                 m.d.sync += cmd_ready.eq(state in ready_states)
             if (state in reply_states) != (origin in reply_states):
                 m.d.sync += reply_valid.eq(state in reply_states)
+
+        # Host words into the memories, in the loading states.
+        m.d.comb += [
+            weight_wr.addr.eq(weight_row_base + weight_col),
+            weight_wr.en.eq(Mux(accept & in_state["LOAD_WEIGHTS"], 1 << weight_lane, 0)),
+            node_wr.addr.eq(load_count),
+            node_wr.data.eq(Cat(load_offset[:edge_bits], command[: _bits(cfg.max_nodes)])),
+            node_wr.en.eq(accept & in_state["LOAD_DEGREES"] & (load_count < cfg.max_nodes)),
+            edge_wr.addr.eq(load_count),
+            edge_wr.data.eq(command),
+            edge_wr.en.eq(accept & in_state["LOAD_NEIGHBOURS"] & (load_count < cfg.max_edges)),
+            write_lane_data.eq(command[:store_width]),
+        ]
+        for k in range(lanes):
+            m.d.comb += weight_wr.data.word_select(k, cfg.weight_width).eq(
+                command[: cfg.weight_width]
+            )
+        with m.If(~wb_pending):
+            m.d.comb += feature_wr.en.eq(
+                Mux(
+                    accept & in_state["LOAD_FEATURES"] & (feature_node < cfg.max_nodes),
+                    1 << feature_lane,
+                    0,
+                )
+            )
 
         with m.FSM(name="sequencer"):
             with m.State("IDLE"):
@@ -714,7 +762,7 @@ class SpikeGNNCore(wiring.Component):
                     ]
                     with m.Switch(opcode):
                         with m.Case(Opcode.LOAD_WEIGHTS):
-                            m.next = "LOAD_WEIGHTS"
+                            goto("LOAD_WEIGHTS", "IDLE")
                         with m.Case(Opcode.LOAD_GRAPH):
                             m.d.sync += graph_valid.eq(0)
                             m.next = "LOAD_EDGE_COUNT"
@@ -723,7 +771,7 @@ class SpikeGNNCore(wiring.Component):
                             with m.If(argument == 0):
                                 m.next = "REPLY"
                             with m.Else():
-                                m.next = "LOAD_FEATURES"
+                                goto("LOAD_FEATURES", "IDLE")
                         with m.Case(Opcode.RUN):
                             with m.If(run_ready):
                                 m.next = "LAYER_START"
@@ -736,14 +784,6 @@ class SpikeGNNCore(wiring.Component):
 
             # ---- loading -------------------------------------------------------------------
             with m.State("LOAD_WEIGHTS"):
-                m.d.comb += [
-                    weight_wr.addr.eq(weight_row_base + weight_col),
-                    weight_wr.en.eq(Mux(accept, 1 << weight_lane, 0)),
-                ]
-                for k in range(lanes):
-                    m.d.comb += weight_wr.data.word_select(k, cfg.weight_width).eq(
-                        command[: cfg.weight_width]
-                    )
                 with m.If(accept):
                     m.d.sync += [weight_left.eq(weight_left - 1), weight_last.eq(weight_left == 2)]
                     with m.If(weight_col_last):
@@ -777,7 +817,7 @@ class SpikeGNNCore(wiring.Component):
                         ]
                     with m.If(weight_last):
                         m.d.sync += bias_left.eq(cfg.n_classes)
-                        m.next = "LOAD_CLASS_BIAS"
+                        goto("LOAD_CLASS_BIAS", "LOAD_WEIGHTS")
 
             with m.State("LOAD_CLASS_BIAS"):
                 # One word a class, class 0 first: shifted in from the top.
@@ -807,18 +847,13 @@ class SpikeGNNCore(wiring.Component):
                     with m.If(command > cfg.max_edges):
                         m.d.sync += bad_argument.eq(1)
                     with m.If(load_nodes != 0):
-                        m.next = "LOAD_DEGREES"
+                        goto("LOAD_DEGREES", "LOAD_EDGE_COUNT")
                     with m.Elif(command != 0):
-                        m.next = "LOAD_NEIGHBOURS"
+                        goto("LOAD_NEIGHBOURS", "LOAD_EDGE_COUNT")
                     with m.Else():
                         goto("LOAD_GRAPH_DONE", "LOAD_EDGE_COUNT")
 
             with m.State("LOAD_DEGREES"):
-                m.d.comb += [
-                    node_wr.addr.eq(load_count),
-                    node_wr.data.eq(Cat(load_offset[:edge_bits], command[: _bits(cfg.max_nodes)])),
-                    node_wr.en.eq(accept & (load_count < cfg.max_nodes)),
-                ]
                 with m.If(accept):
                     offset_after = load_offset + command
                     m.d.sync += [
@@ -834,14 +869,9 @@ class SpikeGNNCore(wiring.Component):
                         with m.If(edges_zero):
                             goto("LOAD_GRAPH_DONE", "LOAD_DEGREES")
                         with m.Else():
-                            m.next = "LOAD_NEIGHBOURS"
+                            goto("LOAD_NEIGHBOURS", "LOAD_DEGREES")
 
             with m.State("LOAD_NEIGHBOURS"):
-                m.d.comb += [
-                    edge_wr.addr.eq(load_count),
-                    edge_wr.data.eq(command),
-                    edge_wr.en.eq(accept & (load_count < cfg.max_edges)),
-                ]
                 with m.If(accept):
                     m.d.sync += [
                         load_count.eq(load_count + 1),
@@ -869,12 +899,6 @@ class SpikeGNNCore(wiring.Component):
                 goto("REPLY", "LOAD_GRAPH_DONE")
 
             with m.State("LOAD_FEATURES"):
-                m.d.comb += [
-                    write_lane_data.eq(command[:store_width]),
-                    feature_wr.en.eq(
-                        Mux(accept & (feature_node < cfg.max_nodes), 1 << feature_lane, 0)
-                    ),
-                ]
                 with m.If(accept):
                     with m.If(command > cfg.feature_one):
                         m.d.sync += bad_value.eq(1)
@@ -922,6 +946,7 @@ class SpikeGNNCore(wiring.Component):
                     norm_a.eq(0),
                     norm_b.eq(0),
                     norm_a_value.eq(0),  # table[cmax, 0] = 0
+                    read_region.eq(region_in),
                 ]
                 with m.If(layer == 0):
                     m.next = "NODE_START"
@@ -978,7 +1003,10 @@ class SpikeGNNCore(wiring.Component):
                     m.next = "AGGREGATE"
 
             with m.State("AGGREGATE"):
-                m.d.comb += [edge_rd.addr.eq(node_offset + agg_edge), in_aggregation.eq(1)]
+                m.d.comb += in_aggregation.eq(1)
+                m.d.sync += read_group.eq(agg_group)
+                if distributed:
+                    m.d.sync += read_node.eq(edge_rd.data)
                 m.d.sync += [
                     a1_valid.eq(1),
                     a1_first.eq(agg_edge == 0),
@@ -1097,36 +1125,39 @@ class SpikeGNNCore(wiring.Component):
                     self.o_reply.payload.eq(status(Opcode.RUN, Status.OK)),
                 ]
                 with m.If(self.o_reply.ready):
-                    m.d.sync += [out_node.eq(0), out_class.eq(0), out_group.eq(0), out_lane.eq(0)]
+                    m.d.sync += [
+                        out_node.eq(0),
+                        out_class.eq(0),
+                        out_lane.eq(0),
+                        read_group.eq(0),
+                        read_region.eq(region_last),
+                    ]
+                    if distributed:
+                        m.d.sync += read_node.eq(0)
                     goto("COUNT_FETCH", "RUN_STATUS")
 
-            out_addr = Cat(out_group[:group_bits], out_node[:node_bits], Const(0, 2)) | (
-                region_last << region_shift
-            )
             with m.State("COUNT_FETCH"):
-                m.d.comb += feature_rd.addr.eq(out_addr)
                 goto("COUNT_SEND", "COUNT_FETCH")
 
             with m.State("COUNT_SEND"):
-                m.d.comb += [
-                    feature_rd.addr.eq(out_addr),
-                    self.o_reply.payload.eq(Array(agg_elements)[out_lane][:count_width]),
-                ]
+                m.d.comb += self.o_reply.payload.eq(Array(agg_elements)[out_lane][:count_width])
                 with m.If(self.o_reply.ready):
                     with m.If(out_class == cfg.n_classes - 1):
                         m.d.sync += [
                             out_class.eq(0),
-                            out_group.eq(0),
+                            read_group.eq(0),
                             out_lane.eq(0),
                             out_node.eq(out_node + 1),
                         ]
+                        if distributed:
+                            m.d.sync += read_node.eq(out_node[:node_bits] + 1)
                         with m.If(out_node_last):
                             m.next = "CLASS_SEND"
                         with m.Else():
                             goto("COUNT_FETCH", "COUNT_SEND")
                     with m.Else():
                         m.d.sync += out_class.eq(out_class + 1)
-                        with m.If(_next_lane(m, out_lane, out_group, lanes)):
+                        with m.If(_next_lane(m, out_lane, read_group, lanes)):
                             goto("COUNT_FETCH", "COUNT_SEND")
 
             with m.State("CLASS_SEND"):

@@ -176,9 +176,15 @@ def _simulator_name(sim: str | None) -> str:
     return sim
 
 
-def default_build_dir(config: CoreConfig, sim: str | None = None, waves: bool = False) -> Path:
-    """``build/sim/<simulator>-<config hash>[-waves]`` inside the repository."""
-    name = f"{_simulator_name(sim)}-{config.config_hash:04x}" + ("-waves" if waves else "")
+def default_build_dir(
+    config: CoreConfig,
+    sim: str | None = None,
+    waves: bool = False,
+    memory_style: str = "block",
+) -> Path:
+    """``build/sim/<simulator>-<config hash>[-distributed][-waves]`` inside the repository."""
+    name = f"{_simulator_name(sim)}-{config.config_hash:04x}"
+    name += ("-distributed" if memory_style == "distributed" else "") + ("-waves" if waves else "")
     return REPOSITORY / "build" / "sim" / name
 
 
@@ -291,6 +297,7 @@ def _build(
     toplevel: str = TOPLEVEL,
     write_source=None,
     extra_args: tuple[str, ...] = (),
+    memory_style: str = "block",
 ) -> None:
     """Write the Verilog and build the simulation unless the same text is already built.
 
@@ -301,7 +308,9 @@ def _build(
 
     build_dir.mkdir(parents=True, exist_ok=True)
     if write_source is None:
-        verilog = Path(write_verilog(config, build_dir / f"{toplevel}.v"))
+        verilog = Path(
+            write_verilog(config, build_dir / f"{toplevel}.v", memory_style=memory_style)
+        )
     else:
         verilog = Path(write_source(build_dir / f"{toplevel}.v"))
     sources = [verilog]
@@ -385,6 +394,7 @@ def run_rtl(
     check: bool = True,
     test_module: str = "sim.tb_core",
     class_bias=None,
+    memory_style: str = "block",
 ) -> list[RunReply]:
     """Simulate the core on a list of graphs and return what it answered for each.
 
@@ -419,6 +429,9 @@ def run_rtl(
         The cocotb module holding ``testcase``: :mod:`sim.tb_core` or :mod:`sim.tb_faults`.
     class_bias : sequence of int, optional
         The readout's class bias, loaded with the weights (default: zeros).
+    memory_style : {"block", "distributed"}
+        The core's memories (:class:`hdl.core.SpikeGNNCore`): ``"block"`` as on the iCE40
+        boards, ``"distributed"`` (LUT RAM) as on the ECP5 boards.
 
     Returns
     -------
@@ -454,15 +467,16 @@ def run_rtl(
     )
 
     simulator_env(sim)
-    build_dir = Path(build_dir) if build_dir is not None else default_build_dir(config, sim, waves)
-    build_dir = build_dir.resolve()
+    if build_dir is None:
+        build_dir = default_build_dir(config, sim, waves, memory_style)
+    build_dir = Path(build_dir).resolve()
     runner = get_runner(sim)
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(build_dir / ".lock", "w") as lock:
         # Another process may build or run the same configuration: build under a lock, and run
         # in a folder of this run's own.
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _build(runner, sim, config, build_dir, waves)
+        _build(runner, sim, config, build_dir, waves, memory_style=memory_style)
         test_dir = Path(tempfile.mkdtemp(prefix=f"{testcase}-{seed}-", dir=build_dir))
     job_file = write_job(test_dir / "job.json", job)
     log_file = test_dir / "sim.log"

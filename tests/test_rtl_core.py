@@ -190,7 +190,14 @@ def assert_matches_golden(config, weights, graphs, results, seed, class_bias=Non
         )
 
 
-def check_config(name: str, n_random: int, idle: float, backpressure: float, offset: int):
+def check_config(
+    name: str,
+    n_random: int,
+    idle: float,
+    backpressure: float,
+    offset: int,
+    memory_style: str = "block",
+):
     config = CONFIGS[name]
     seed = SEED + offset
     rng = np.random.default_rng(seed)
@@ -198,7 +205,14 @@ def check_config(name: str, n_random: int, idle: float, backpressure: float, off
     weights = pick_weights(config, graphs, rng)
     bias = pick_class_bias(config, weights, graphs, rng)
     results = run_rtl(
-        config, weights, graphs, seed=seed, idle=idle, backpressure=backpressure, class_bias=bias
+        config,
+        weights,
+        graphs,
+        seed=seed,
+        idle=idle,
+        backpressure=backpressure,
+        class_bias=bias,
+        memory_style=memory_style,
     )
     assert_matches_golden(config, weights, graphs, results, seed, bias)
     return config, weights, graphs, bias
@@ -218,7 +232,14 @@ def test_default_config_graphs():
 
 
 def check_errors(
-    name: str, *, nodes: int, idle: float, backpressure: float, offset: int, complete=False
+    name: str,
+    *,
+    nodes: int,
+    idle: float,
+    backpressure: float,
+    offset: int,
+    complete=False,
+    memory_style: str = "block",
 ):
     """Bad commands then a good inference on configuration ``name``, against the golden model.
 
@@ -241,12 +262,27 @@ def check_errors(
         idle=idle,
         backpressure=backpressure,
         testcase="test_errors",
+        memory_style=memory_style,
     )
     assert_matches_golden(config, weights, graphs, results, seed)
 
 
 def test_default_config_errors():
     check_errors("default", nodes=5, idle=0.2, backpressure=0.2, offset=2)
+
+
+def test_lut_ram_core_graphs():
+    """The ECP5 boards' core (LUT RAM, the feature memory's read address from its own
+    register) answers as the golden model does, cycle counts included."""
+    check_config(
+        "default", n_random=30, idle=0.3, backpressure=0.3, offset=20, memory_style="distributed"
+    )
+
+
+def test_lut_ram_core_errors():
+    check_errors(
+        "default", nodes=6, idle=0.2, backpressure=0.2, offset=21, memory_style="distributed"
+    )
 
 
 def test_narrow_config_graphs():
