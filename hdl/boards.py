@@ -918,7 +918,7 @@ BOARDS: dict[str, BoardSpec] = {
         clock_resource="clk25",
         input_mhz=25.0,
         # Measured Fmax of the default configuration: 92.1 MHz at a 100 MHz target, 92.7 MHz
-        # at 80 MHz (docs/synthesis.md); 80 MHz keeps a seventh in hand.
+        # at 80 MHz (docs/synthesis.md); 80 MHz keeps 15 % in hand.
         default_clock_mhz=80.0,
         busy_led=0,
         error_led=1,
@@ -949,8 +949,7 @@ BOARDS: dict[str, BoardSpec] = {
         platform_class=_OrangeCrab25FBuildPlatform,
         clock_resource="clk",
         input_mhz=48.0,
-        # Speed grade 8: Fmax 106.8 MHz at a 90 MHz target (docs/synthesis.md), a sixth in
-        # hand.
+        # Speed grade 8: Fmax 106.8 MHz at a 90 MHz target (docs/synthesis.md), 18 % in hand.
         default_clock_mhz=90.0,
         busy_led=1,  # green
         error_led=0,  # red

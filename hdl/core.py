@@ -48,8 +48,10 @@ class SpikeGNNCore(wiring.Component):
         where Yosys would otherwise use flip-flops and leaves the rest to it: the right choice
         where logic is scarce (iCE40). ``"distributed"`` asks for LUT RAM everywhere, with the
         read registers in the fabric: it spends logic cells (plenty on the ECP5) to avoid the
-        block RAM's slow clock-to-output, which starts the core's longest paths otherwise. The
-        behaviour, cycle for cycle, is the same.
+        block RAM's slow clock-to-output, which starts the core's longest paths otherwise; there
+        the edge memory is read asynchronously into a register of the core, so that the feature
+        memory's read address comes from flip-flops alone. The behaviour, cycle for cycle, is
+        the same (the RTL tests simulate both styles).
 
     Attributes
     ----------
