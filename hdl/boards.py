@@ -473,6 +473,8 @@ class UARTCore(wiring.Component):
         default 20 ms at the clock that gives ``divisor`` at 115200 baud.
     memory_style : {"block", "distributed"}, optional
         How the core's memories are built (:class:`hdl.core.SpikeGNNCore`).
+    product_register : bool, optional
+        A register after each of the core's MAC multipliers (:class:`hdl.core.SpikeGNNCore`).
 
     Attributes
     ----------
@@ -493,11 +495,12 @@ class UARTCore(wiring.Component):
         divisor: int,
         timeout: int | None = None,
         memory_style: str = "block",
+        product_register: bool = False,
     ):
         self.config = config
         self.divisor = divisor
         self.timeout = timeout_cycles(divisor * DEFAULT_BAUD) if timeout is None else timeout
-        self.core = SpikeGNNCore(config, memory_style)
+        self.core = SpikeGNNCore(config, memory_style, product_register)
         super().__init__(
             {"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1), "error": Out(1)}
         )
@@ -860,6 +863,10 @@ class BoardSpec:
         How the core's memories are built (:class:`hdl.core.SpikeGNNCore`): ``"block"`` on the
         iCE40, whose logic cells are few; ``"distributed"`` (LUT RAM) on the ECP5, whose block
         RAM's clock-to-output delay would otherwise bound the clock.
+    product_register : bool
+        Whether the core's MAC lanes register their products (:class:`hdl.core.SpikeGNNCore`):
+        not on the iCE40, whose ``SB_MAC16`` holds a whole lane; on the ECP5, where the path
+        through the ``MULT18X18D`` and the accumulator would otherwise bound the clock.
     """
 
     name: str
@@ -880,6 +887,11 @@ class BoardSpec:
     def memory_style(self) -> str:
         """``"block"`` on the iCE40, ``"distributed"`` on the ECP5."""
         return "block" if self.family == "ice40" else "distributed"
+
+    @property
+    def product_register(self) -> bool:
+        """``False`` on the iCE40, ``True`` on the ECP5."""
+        return self.family == "ecp5"
 
     def platform(self) -> Platform:
         """A fresh Amaranth platform for this board (a platform builds only once)."""
@@ -1026,6 +1038,7 @@ class BoardTop(Elaboratable):
             self.divisor,
             timeout_cycles(self.clock_mhz * 1e6),
             memory_style=spec.memory_style,
+            product_register=spec.product_register,
         )
 
         uart = platform.request("uart", 0, dir="-")

@@ -52,6 +52,12 @@ class SpikeGNNCore(wiring.Component):
         the edge memory is read asynchronously into a register of the core, so that the feature
         memory's read address comes from flip-flops alone. The behaviour, cycle for cycle, is
         the same (the RTL tests simulate both styles).
+    product_register : bool
+        A register after each MAC multiplier (:class:`hdl.mac.MACArray`): off (the default)
+        lets the iCE40 ``SB_MAC16`` hold the whole MAC lane, whose sum register doubles as the
+        product register; on cuts the ECP5's path from the operand register through the
+        ``MULT18X18D`` and the accumulator in two. The core waits for a sum the same number of
+        clocks either way, so the cycle count (:mod:`sim.cycles`) does not depend on it.
 
     Attributes
     ----------
@@ -72,7 +78,9 @@ class SpikeGNNCore(wiring.Component):
 
     MEMORY_STYLES = ("block", "distributed")
 
-    def __init__(self, config: CoreConfig, memory_style: str = "block"):
+    def __init__(
+        self, config: CoreConfig, memory_style: str = "block", product_register: bool = False
+    ):
         if memory_style not in self.MEMORY_STYLES:
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise ValueError(
@@ -81,6 +89,7 @@ class SpikeGNNCore(wiring.Component):
             )
         self.config = config
         self.memory_style = memory_style
+        self.product_register = bool(product_register)
         super().__init__(
             {
                 "i_cmd": In(stream.Signature(config.word_width)),
@@ -199,7 +208,18 @@ class SpikeGNNCore(wiring.Component):
         spike_wr = spike_buf.write_port()
 
         # -- datapath blocks ------------------------------------------------------------------
-        m.submodules.mac = mac = MACArray(cfg, operand_width, group_bits, common_width)
+        m.submodules.mac = mac = MACArray(
+            cfg, operand_width, group_bits, common_width, self.product_register
+        )
+        # The sequencer sees every finished sum MACArray.MAX_LATENCY clocks after its last
+        # operands, whatever the array's own latency: the stage memory takes the sum on `done`,
+        # the drain states leave on `sum_done`.
+        sum_done, sum_done_tag = mac.done, mac.done_tag
+        for wait in range(MACArray.MAX_LATENCY - mac.latency):
+            later = Signal(name=f"sum_done_{wait + 1}")
+            later_tag = Signal.like(mac.done_tag, name=f"sum_done_tag_{wait + 1}")
+            m.d.sync += [later.eq(sum_done), later_tag.eq(sum_done_tag)]
+            sum_done, sum_done_tag = later, later_tag
         lfsrs, neurons = [], []
         for lane in range(lanes):
             lfsr = LFSR(cfg, lane)
@@ -431,8 +451,9 @@ class SpikeGNNCore(wiring.Component):
             ]
             m.d.comb += [mac.a[k].eq(weights[k]) for k in range(lanes)]
         with m.Else():
-            # No sum in flight: every clock's products start a sum of their own, so acc
-            # returns each LIF lane's membrane times the leak two clocks later.
+            # No sum in flight: every clock's products start a sum of their own, so `product`
+            # returns each LIF lane's membrane times the leak two clocks later (with or without
+            # the product register).
             m.d.comb += [mac.valid.eq(1), mac.first.eq(1), common.eq(cfg.leak_q)]
             m.d.comb += [mac.a[k].eq(neurons[k].operand) for k in range(lanes)]
 
@@ -522,7 +543,7 @@ class SpikeGNNCore(wiring.Component):
                     m.d.sync += enter_step.eq(enter_step + 1)
         for k in range(lanes):
             m.d.comb += [
-                neurons[k].product.eq(mac.acc[k]),
+                neurons[k].product.eq(mac.product[k]),
                 neurons[k].spike_in.eq(spike_rd.data[k]),
                 neurons[k].start.eq(enter_step == 0),
             ]
@@ -1031,7 +1052,7 @@ class SpikeGNNCore(wiring.Component):
 
             with m.State("AGGREGATE_DRAIN"):
                 m.d.comb += in_aggregation.eq(1)
-                with m.If(mac.done & (mac.done_tag == layer_gin_last)):
+                with m.If(sum_done & (sum_done_tag == layer_gin_last)):
                     m.next = "PROJECT"
 
             with m.State("PROJECT"):
@@ -1061,7 +1082,7 @@ class SpikeGNNCore(wiring.Component):
                     _next_lane(m, proj_lane, proj_word, lanes)
 
             with m.State("PROJECT_DRAIN"):
-                with m.If(mac.done & (mac.done_tag == layer_gout_last)):
+                with m.If(sum_done & (sum_done_tag == layer_gout_last)):
                     m.d.sync += [lif_group.eq(0), lif_step.eq(0)]
                     m.next = "LIF_FETCH"
 

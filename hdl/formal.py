@@ -176,13 +176,14 @@ def _simulate_latency(block, drive, ready, limit: int = 16) -> int:
     return found[0]
 
 
-def mac_latency(config: CoreConfig) -> int:
+def mac_latency(config: CoreConfig, product_register: bool = False) -> int:
     """Clocks from the clock that presents a sum's last product until ``done``."""
 
     def drive(mac):
         return [(mac.valid, 1), (mac.first, 1), (mac.last, 1), (mac.a[0], 1), (mac.b[0], 1)]
 
-    return _simulate_latency(MACArray(config, 8, 1), drive, lambda mac: mac.done)
+    array = MACArray(config, 8, 1, product_register=product_register)
+    return _simulate_latency(array, drive, lambda mac: mac.done)
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,7 +276,7 @@ class LIFHarness(Elaboratable):
         self.config = config
         self.gain = config.input_gain_q if gain is None else gain
         if product_latency is None:
-            product_latency = getattr(MACArray, "PRODUCT_LATENCY", getattr(MACArray, "LATENCY", 2))
+            product_latency = MACArray.PRODUCT_LATENCY
         self.product_latency = product_latency
         self.spike_in = Signal()
         self.start = Signal()
@@ -368,12 +369,24 @@ class MACHarness(Elaboratable):
     phase is a free choice held for the whole sum. A shadow adds the same products in wide
     arithmetic. Asserted: the shadow never leaves ``accumulator_width`` signed bits, and
     ``latency`` clocks after a last product ``done`` is high with the shadow's sums on ``acc``
-    and the last product's tag on ``done_tag``; ``done`` is never high otherwise.
+    and the last product's tag on ``done_tag``; ``done`` is never high otherwise; and
+    ``PRODUCT_LATENCY`` clocks after any operands (with ``product_register``) or after operands
+    that start a sum (without it), ``product`` is their product in ``sum_width`` bits, which
+    the LIF lanes rely on. ``product_register`` chooses the array's form (both are checked).
     """
 
-    def __init__(self, config: CoreConfig, latency: int | None = None, tag_width: int = 2):
+    def __init__(
+        self,
+        config: CoreConfig,
+        latency: int | None = None,
+        tag_width: int = 2,
+        product_register: bool = False,
+    ):
         self.config = config
-        self.latency = mac_latency(config) if latency is None else latency
+        self.product_register = product_register
+        if latency is None:
+            latency = mac_latency(config, product_register)
+        self.latency = latency
         self.tag_width = tag_width
         lanes = config.lanes
         self.operand_width = max(
@@ -396,7 +409,9 @@ class MACHarness(Elaboratable):
         m = Module()
         config = self.config
         width = config.accumulator_width
-        m.submodules.mac = mac = MACArray(config, self.operand_width, self.tag_width)
+        m.submodules.mac = mac = MACArray(
+            config, self.operand_width, self.tag_width, product_register=self.product_register
+        )
         m.d.comb += [
             mac.valid.eq(self.valid),
             mac.first.eq(self.first),
@@ -469,13 +484,18 @@ class MACHarness(Elaboratable):
         ]
         settled = history.settled(self.latency)
 
-        # The multipliers, which the LIF lanes borrow, give a * b of any operands in range.
-        product_latency = getattr(MACArray, "PRODUCT_LATENCY", None)
-        if product_latency is not None:
-            for k, (a, b) in enumerate(zip(self.a, self.b, strict=True)):
-                delayed = history.past(a * b, f"golden_product_{k}", product_latency)
-                with m.If(history.settled(product_latency)):
-                    m.d.comb += Assert(mac.product[k] == delayed, f"lane {k} product differs")
+        # The multipliers, which the LIF lanes borrow: a * b, PRODUCT_LATENCY clocks later.
+        product_latency = MACArray.PRODUCT_LATENCY
+        started = history.past(self.valid & self.first, "product_started", product_latency)
+        product_holds = history.settled(product_latency)
+        if not self.product_register:
+            product_holds = product_holds & started
+        for k, (a, b) in enumerate(zip(self.a, self.b, strict=True)):
+            product = Signal(signed(mac.sum_width), name=f"golden_product_{k}")
+            m.d.comb += product.eq(a * b)
+            delayed = history.past(product, f"golden_product_{k}", product_latency)
+            with m.If(product_holds):
+                m.d.comb += Assert(mac.product[k] == delayed, f"lane {k} product differs")
         with m.If(settled):
             m.d.comb += Assert(mac.done == finished, "done is not latency clocks after last")
             with m.If(mac.done):
@@ -1001,6 +1021,13 @@ CHECKS: tuple[FormalCheck, ...] = (
         lambda: MACHarness(SMALL_MAC),
         "bmc",
         9,
+    ),
+    FormalCheck(
+        "mac_product_register_small",
+        "MAC array with product registers (as on the ECP5) = golden sums and products",
+        lambda: MACHarness(SMALL_MAC, product_register=True),
+        "bmc",
+        10,
     ),
     FormalCheck(
         "core_reset",

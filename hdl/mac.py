@@ -37,17 +37,23 @@ class MACArray(wiring.Component):
     """``lanes`` pipelined multiply-accumulate units: operand registers, then the sums.
 
     An operand pair enters on every clock; with ``valid`` high it joins a sum. ``first``
-    starts a new sum, ``last`` ends it; ``tag`` travels with the operands. :attr:`LATENCY`
+    starts a new sum, ``last`` ends it; ``tag`` travels with the operands. :attr:`latency`
     clocks after the clock that presents the last operands, ``done`` is high for one clock
     with the finished sums on ``acc`` and the last operands' ``tag`` on ``done_tag``. Sums
     never overflow: ``accumulator_width`` holds the configured value ranges of the core's
     operands (see ``docs/fixed_point.md``), not every pair of ``operand_width``-bit values.
 
-    The operand registers and the sums have no reset, so Yosys puts them, with the multiplier
-    and the adder, inside the iCE40 ``SB_MAC16``. With ``valid`` and ``first`` high on every
-    clock, ``acc`` is the product of the operands presented two clocks earlier: that is how
-    the LIF lanes use the multipliers while no sum runs (``acc`` is then wide enough for the
-    leak product as well).
+    ``product`` is the product of the operands presented :attr:`PRODUCT_LATENCY` clocks
+    earlier, whatever ``valid`` and ``first`` were (with ``product_register``), or when those
+    operands had ``valid`` and ``first`` high (without it, ``product`` is the sum register):
+    that is how the LIF lanes use the multipliers while no sum runs (``acc`` and ``product``
+    are wide enough for the leak product as well).
+
+    Without ``product_register`` (the iCE40 build) the operand registers and the sums have no
+    reset, so Yosys puts them, with the multiplier and the adder, inside the ``SB_MAC16``,
+    and the sum register doubles as the product register. With it (the ECP5 build), a
+    register after each multiplier cuts the path from the operand register through the
+    ``MULT18X18D`` and the accumulator's adder in two, for one clock more of ``latency``.
 
     Parameters
     ----------
@@ -58,6 +64,14 @@ class MACArray(wiring.Component):
         Width of the tag.
     b_width : int, optional
         Signed width of operand ``b``.
+    product_register : bool, optional
+        Register each product before it joins the sum.
+
+    Attributes
+    ----------
+    latency : int
+        Clocks from the clock that presents the last operands to the clock with ``done`` high:
+        2 (operand register, sum register) or, with ``product_register``, 3.
 
     Notes
     -----
@@ -65,14 +79,23 @@ class MACArray(wiring.Component):
     are copies of each other: give each operand the width its widest value needs, no more.
     """
 
-    #: Clocks from the clock that presents the last operands to the clock with ``done`` high,
-    #: and from operands to their product on ``acc`` when they start a sum.
-    LATENCY = 2
+    #: Clocks from operands to their product on ``product``: operand register, then the
+    #: product register (or the sum register standing in for it).
+    PRODUCT_LATENCY = 2
+    #: ``latency`` of the array with ``product_register``, the longer of the two pipelines.
+    MAX_LATENCY = 3
 
     def __init__(
-        self, config: CoreConfig, operand_width: int, tag_width: int, b_width: int | None = None
+        self,
+        config: CoreConfig,
+        operand_width: int,
+        tag_width: int,
+        b_width: int | None = None,
+        product_register: bool = False,
     ):
         self.config = config
+        self.product_register = bool(product_register)
+        self.latency = self.MAX_LATENCY if self.product_register else self.PRODUCT_LATENCY
         self.operand_width = operand_width
         self.b_width = operand_width if b_width is None else b_width
         lanes = config.lanes
@@ -89,6 +112,7 @@ class MACArray(wiring.Component):
                 "done": Out(1),
                 "done_tag": Out(tag_width),
                 "acc": Out(signed(self.sum_width)).array(lanes),
+                "product": Out(signed(self.sum_width)).array(lanes),
             }
         )
 
@@ -96,30 +120,39 @@ class MACArray(wiring.Component):
         m = Module()
         config = self.config
 
-        operand_valid = Signal()
-        operand_first = Signal()
-        operand_last = Signal()
-        operand_tag = Signal.like(self.tag)
-        m.d.sync += [
-            operand_valid.eq(self.valid),
-            operand_first.eq(self.first),
-            operand_last.eq(self.last),
-            operand_tag.eq(self.tag),
-        ]
+        # Framing of the operands in the operand registers, then (with product_register) of
+        # the products in the product registers: the sum register takes them in a clock later.
+        stages = 2 if self.product_register else 1
+        framing = (self.valid, self.first, self.last, self.tag)
+        for stage in range(1, stages + 1):
+            registers = [
+                Signal.like(value, name=f"{name}_{stage}")
+                for name, value in zip(("valid", "first", "last", "tag"), framing, strict=True)
+            ]
+            m.d.sync += [reg.eq(value) for reg, value in zip(registers, framing, strict=True)]
+            framing = registers
+        adding_valid, adding_first, adding_last, adding_tag = framing
 
         sum_last = Signal()
         sum_tag = Signal.like(self.tag)
-        m.d.sync += [sum_last.eq(operand_valid & operand_last), sum_tag.eq(operand_tag)]
+        m.d.sync += [sum_last.eq(adding_valid & adding_last), sum_tag.eq(adding_tag)]
 
         for lane in range(config.lanes):
             a = Signal(signed(self.operand_width), name=f"a_{lane}", reset_less=True)
             b = Signal(signed(self.b_width), name=f"b_{lane}", reset_less=True)
             total = Signal(signed(self.sum_width), name=f"acc_{lane}", reset_less=True)
             m.d.sync += [a.eq(self.a[lane]), b.eq(self.b[lane])]
+            if self.product_register:
+                term = Signal(signed(self.sum_width), name=f"product_{lane}", reset_less=True)
+                m.d.sync += term.eq(a * b)
+                m.d.comb += self.product[lane].eq(term)
+            else:
+                term = a * b
+                m.d.comb += self.product[lane].eq(total)
             # One adder with a zeroed feedback, not a load multiplexer: this form fits the
             # SB_MAC16 accumulator.
-            with m.If(operand_valid):
-                m.d.sync += total.eq(Mux(operand_first, 0, total) + a * b)
+            with m.If(adding_valid):
+                m.d.sync += total.eq(Mux(adding_first, 0, total) + term)
             m.d.comb += self.acc[lane].eq(total)
 
         m.d.comb += [self.done.eq(sum_last), self.done_tag.eq(sum_tag)]

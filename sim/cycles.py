@@ -23,11 +23,12 @@ __all__ = [
 ]
 
 #: Clocks from the last aggregation issue to its finished sum: edge read, feature read,
-#: normalisation read, operand register, accumulate.
-AGGREGATE_DRAIN = 5
-#: Clocks from the last projection issue to its finished sum: operand read, operand register,
-#: accumulate.
-PROJECT_DRAIN = 3
+#: normalisation read, then ``hdl.mac.MACArray.MAX_LATENCY`` (operand register, product
+#: register, accumulate), which the core waits out with or without the product register.
+AGGREGATE_DRAIN = 6
+#: Clocks from the last projection issue to its finished sum: operand read, then the MAC
+#: array's three as above.
+PROJECT_DRAIN = 4
 #: Clocks from the last LIF step entering the multipliers to its finished update.
 LIF_DRAIN = 2
 

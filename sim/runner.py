@@ -181,10 +181,12 @@ def default_build_dir(
     sim: str | None = None,
     waves: bool = False,
     memory_style: str = "block",
+    product_register: bool = False,
 ) -> Path:
-    """``build/sim/<simulator>-<config hash>[-distributed][-waves]`` inside the repository."""
+    """``build/sim/<simulator>-<config hash>[-distributed][-product][-waves]`` in the repository."""
     name = f"{_simulator_name(sim)}-{config.config_hash:04x}"
-    name += ("-distributed" if memory_style == "distributed" else "") + ("-waves" if waves else "")
+    name += "-distributed" if memory_style == "distributed" else ""
+    name += ("-product" if product_register else "") + ("-waves" if waves else "")
     return REPOSITORY / "build" / "sim" / name
 
 
@@ -298,6 +300,7 @@ def _build(
     write_source=None,
     extra_args: tuple[str, ...] = (),
     memory_style: str = "block",
+    product_register: bool = False,
 ) -> None:
     """Write the Verilog and build the simulation unless the same text is already built.
 
@@ -309,7 +312,12 @@ def _build(
     build_dir.mkdir(parents=True, exist_ok=True)
     if write_source is None:
         verilog = Path(
-            write_verilog(config, build_dir / f"{toplevel}.v", memory_style=memory_style)
+            write_verilog(
+                config,
+                build_dir / f"{toplevel}.v",
+                memory_style=memory_style,
+                product_register=product_register,
+            )
         )
     else:
         verilog = Path(write_source(build_dir / f"{toplevel}.v"))
@@ -395,6 +403,7 @@ def run_rtl(
     test_module: str = "sim.tb_core",
     class_bias=None,
     memory_style: str = "block",
+    product_register: bool = False,
 ) -> list[RunReply]:
     """Simulate the core on a list of graphs and return what it answered for each.
 
@@ -432,6 +441,9 @@ def run_rtl(
     memory_style : {"block", "distributed"}
         The core's memories (:class:`hdl.core.SpikeGNNCore`): ``"block"`` as on the iCE40
         boards, ``"distributed"`` (LUT RAM) as on the ECP5 boards.
+    product_register : bool
+        The MAC array's product register (:class:`hdl.core.SpikeGNNCore`), as on the ECP5
+        boards; the answers and the cycle counts are the same without it.
 
     Returns
     -------
@@ -468,7 +480,7 @@ def run_rtl(
 
     simulator_env(sim)
     if build_dir is None:
-        build_dir = default_build_dir(config, sim, waves, memory_style)
+        build_dir = default_build_dir(config, sim, waves, memory_style, product_register)
     build_dir = Path(build_dir).resolve()
     runner = get_runner(sim)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -476,7 +488,15 @@ def run_rtl(
         # Another process may build or run the same configuration: build under a lock, and run
         # in a folder of this run's own.
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _build(runner, sim, config, build_dir, waves, memory_style=memory_style)
+        _build(
+            runner,
+            sim,
+            config,
+            build_dir,
+            waves,
+            memory_style=memory_style,
+            product_register=product_register,
+        )
         test_dir = Path(tempfile.mkdtemp(prefix=f"{testcase}-{seed}-", dir=build_dir))
     job_file = write_job(test_dir / "job.json", job)
     log_file = test_dir / "sim.log"

@@ -2,10 +2,12 @@
 
 Random signed operands, including the extremes of the operand width, run in frames of random
 length with random idle clocks (random ``first``/``last``/operands while ``valid`` is low).
-``done`` must be high exactly on the clocks ``MACArray.LATENCY`` (2: operand register, then
-the sum) after the clock that presented a frame's ``last`` operands, with every lane's NumPy sum
-on ``acc`` and that product's tag on ``done_tag``. Operands that start a sum on every clock give
-their products on ``acc`` two clocks later (the LIF lanes use the multipliers that way).
+``done`` must be high exactly ``latency`` clocks (2: operand register, then the sum; 3 with the
+product register in between) after the clock that presented a frame's ``last`` operands, with
+every lane's NumPy sum on ``acc`` and that product's tag on ``done_tag``. ``product`` holds the
+products two clocks later: for operands that start a sum on every clock without the product
+register (the LIF lanes use the multipliers that way), and for any operands with it. Every test
+runs both forms of the array.
 """
 
 import os
@@ -20,9 +22,6 @@ from hdl.mac import MACArray
 
 #: Base seed of every random choice here; set SPIKEGNN_TEST_SEED to explore other patterns.
 SEED = int(os.environ.get("SPIKEGNN_TEST_SEED", "20250601"))
-
-#: Clocks from the clock that presents the ``last`` operands to the clock with ``done`` high.
-LATENCY = MACArray.LATENCY
 
 DEFAULT = CoreConfig()
 
@@ -80,7 +79,7 @@ def random_frame(config: CoreConfig, width: int, tag_width: int, length: int, rn
     return Frame(a, b, tags)
 
 
-def simulate(config, width, tag_width, frames, idle, rng):
+def simulate(config, width, tag_width, frames, idle, rng, product_register=False):
     """Feed ``frames`` with idle clocks (probability ``idle`` each) and record every clock.
 
     Returns
@@ -89,8 +88,10 @@ def simulate(config, width, tag_width, frames, idle, rng):
         The clock on which each frame's ``last`` operands were presented.
     outputs : list of tuple
         ``(done, done_tag, acc)`` during every clock.
+    latency : int
+        The array's ``latency``.
     """
-    dut = MACArray(config, width, tag_width)
+    dut = MACArray(config, width, tag_width, product_register=product_register)
     lanes = config.lanes
     schedule = []  # (valid, first, last, tag, a, b) per clock
     last_cycles = []
@@ -107,7 +108,7 @@ def simulate(config, width, tag_width, frames, idle, rng):
                 last_cycles.append(len(schedule))
             schedule.append((1, first, last, frame.tags[index], frame.a[index], frame.b[index]))
     zeros = np.zeros(lanes, dtype=np.int64)
-    schedule += [(0, 0, 0, 0, zeros, zeros)] * (LATENCY + 2)
+    schedule += [(0, 0, 0, 0, zeros, zeros)] * (dut.latency + 2)
     outputs = []
 
     async def testbench(ctx):
@@ -128,16 +129,16 @@ def simulate(config, width, tag_width, frames, idle, rng):
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
     sim.run()
-    return last_cycles, outputs
+    return last_cycles, outputs, dut.latency
 
 
-def check(frames, last_cycles, outputs) -> None:
-    """``done`` exactly ``LATENCY`` clocks after each ``last``, with the sums and the tag."""
+def check(frames, last_cycles, outputs, latency) -> None:
+    """``done`` exactly ``latency`` clocks after each ``last``, with the sums and the tag."""
     done_cycles = [cycle for cycle, (done, _, _) in enumerate(outputs) if done]
-    assert done_cycles == [cycle + LATENCY for cycle in last_cycles]
+    assert done_cycles == [cycle + latency for cycle in last_cycles]
     for frame, cycle in zip(frames, done_cycles, strict=True):
         _, tag, acc = outputs[cycle]
-        assert acc == frame.sums, f"sums of the frame ending on clock {cycle - LATENCY}"
+        assert acc == frame.sums, f"sums of the frame ending on clock {cycle - latency}"
         assert tag == frame.tags[-1]
 
 
@@ -155,16 +156,25 @@ CASES = {
 }
 
 
+#: Both forms of the array: the iCE40's (sum register as product register) and the ECP5's.
+PRODUCT_REGISTER = pytest.mark.parametrize(
+    "product_register", [False, True], ids=["no-product-register", "product-register"]
+)
+
+
+@PRODUCT_REGISTER
 @pytest.mark.parametrize("idle", [0.0, 0.3, 0.7])
 @pytest.mark.parametrize("case", list(CASES))
-def test_mac_sums_tag_and_latency(case, idle):
+def test_mac_sums_tag_and_latency(case, idle, product_register):
     config, width, tag_width, longest = CASES[case]
     rng = np.random.default_rng([SEED, list(CASES).index(case), int(idle * 10)])
     # Many one-product frames (first and last together), and longer ones.
     lengths = np.where(rng.random(25) < 0.3, 1, rng.integers(1, longest + 1, 25))
     frames = [random_frame(config, width, tag_width, int(n), rng) for n in lengths]
-    last_cycles, outputs = simulate(config, width, tag_width, frames, idle, rng)
-    check(frames, last_cycles, outputs)
+    last_cycles, outputs, latency = simulate(
+        config, width, tag_width, frames, idle, rng, product_register
+    )
+    check(frames, last_cycles, outputs, latency)
     if idle == 0.0:
         # Back to back: the next frame's first product enters while the previous sum is done.
         assert np.all(np.diff(last_cycles) == lengths[1:])
@@ -188,7 +198,8 @@ def products_summing_to(target: int, width: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def test_mac_reaches_the_accumulator_limits():
+@PRODUCT_REGISTER
+def test_mac_reaches_the_accumulator_limits(product_register):
     # Sums of exactly the largest and the smallest accumulator value, built from the operand
     # extremes, on every lane at once, and the same on alternate lanes with opposite signs.
     config, width = DEFAULT, 13
@@ -211,38 +222,47 @@ def test_mac_reaches_the_accumulator_limits():
     assert frames[2].sums == [-top - 1, top] * (lanes // 2)
     assert np.abs(frames[0].a).max() == 1 << (width - 1)
     rng = np.random.default_rng(SEED)
-    last_cycles, outputs = simulate(config, width, 2, frames, 0.2, rng)
-    check(frames, last_cycles, outputs)
+    last_cycles, outputs, latency = simulate(config, width, 2, frames, 0.2, rng, product_register)
+    check(frames, last_cycles, outputs, latency)
 
 
-def test_done_is_a_single_pulse_for_a_lone_product():
-    # One product with first and last: done rises on exactly one clock, LATENCY after it.
+@pytest.mark.parametrize(
+    "product_register, pulse",
+    [(False, [0, 0, 1, 0, 0]), (True, [0, 0, 0, 1, 0, 0])],
+    ids=["no-product-register", "product-register"],
+)
+def test_done_is_a_single_pulse_for_a_lone_product(product_register, pulse):
+    # One product with first and last: done rises on exactly one clock, latency after it.
     config = CoreConfig(lanes=2)
     frame = Frame(np.array([[-3, 5]]), np.array([[7, -11]]), np.array([1]))
-    last_cycles, outputs = simulate(config, 6, 1, [frame], 0.0, np.random.default_rng(SEED))
+    rng = np.random.default_rng(SEED)
+    last_cycles, outputs, latency = simulate(config, 6, 1, [frame], 0.0, rng, product_register)
     assert last_cycles == [0]
-    assert [done for done, _, _ in outputs] == [0, 0, 1, 0, 0]
-    assert outputs[LATENCY][2] == [-21, -55] and outputs[LATENCY][1] == 1
+    assert [done for done, _, _ in outputs] == pulse
+    assert outputs[latency][2] == [-21, -55] and outputs[latency][1] == 1
 
 
-def test_products_when_every_clock_starts_a_sum():
-    # valid and first on every clock, as while the LIF lanes borrow the multipliers: acc
-    # holds each clock's products two clocks later, and done never rises.
+@PRODUCT_REGISTER
+def test_products_when_every_clock_starts_a_sum(product_register):
+    # valid and first on every clock, as while the LIF lanes borrow the multipliers: product
+    # holds each clock's products two clocks later, and done never rises. With the product
+    # register, valid and first are random: the products do not depend on them.
     config = CoreConfig(lanes=3)
     rng = np.random.default_rng([SEED, 7])
     operands = operand_values(12, rng, (40, 2, config.lanes))
-    dut = MACArray(config, 12, 1)
+    framing = rng.integers(0, 2, (40, 2)) if product_register else np.ones((40, 2), np.int64)
+    dut = MACArray(config, 12, 1, product_register=product_register)
     seen, dones = [], []
 
     async def testbench(ctx):
-        ctx.set(dut.valid, 1)
-        ctx.set(dut.first, 1)
-        for a, b in operands:
+        for (a, b), (valid, first) in zip(operands, framing, strict=True):
+            ctx.set(dut.valid, int(valid))
+            ctx.set(dut.first, int(first))
             for lane in range(config.lanes):
                 ctx.set(dut.a[lane], int(a[lane]))
                 ctx.set(dut.b[lane], int(b[lane]))
             await ctx.tick()
-            seen.append([ctx.get(x) for x in dut.acc])
+            seen.append([ctx.get(x) for x in dut.product])
             dones.append(ctx.get(dut.done))
 
     sim = Simulator(dut)
@@ -250,6 +270,6 @@ def test_products_when_every_clock_starts_a_sum():
     sim.add_testbench(testbench)
     sim.run()
     want = [[int(x) * int(y) for x, y in zip(a, b, strict=True)] for a, b in operands]
-    # After the tick ending clock c, acc shows the products of clock c - 1.
+    # After the tick ending clock c, product shows the products of clock c - 1.
     assert seen[1:] == want[:-1]
     assert not any(dones)

@@ -197,6 +197,7 @@ def check_config(
     backpressure: float,
     offset: int,
     memory_style: str = "block",
+    product_register: bool = False,
 ):
     config = CONFIGS[name]
     seed = SEED + offset
@@ -213,6 +214,7 @@ def check_config(
         backpressure=backpressure,
         class_bias=bias,
         memory_style=memory_style,
+        product_register=product_register,
     )
     assert_matches_golden(config, weights, graphs, results, seed, bias)
     return config, weights, graphs, bias
@@ -240,6 +242,7 @@ def check_errors(
     offset: int,
     complete=False,
     memory_style: str = "block",
+    product_register: bool = False,
 ):
     """Bad commands then a good inference on configuration ``name``, against the golden model.
 
@@ -263,6 +266,7 @@ def check_errors(
         backpressure=backpressure,
         testcase="test_errors",
         memory_style=memory_style,
+        product_register=product_register,
     )
     assert_matches_golden(config, weights, graphs, results, seed)
 
@@ -271,18 +275,23 @@ def test_default_config_errors():
     check_errors("default", nodes=5, idle=0.2, backpressure=0.2, offset=2)
 
 
-def test_lut_ram_core_graphs():
-    """The ECP5 boards' core (LUT RAM, the feature memory's read address from its own
-    register) answers as the golden model does, cycle counts included."""
-    check_config(
-        "default", n_random=30, idle=0.3, backpressure=0.3, offset=20, memory_style="distributed"
-    )
+#: The core as the ECP5 boards build it (hdl.boards.BoardSpec): LUT RAM, the feature memory's
+#: read address from its own register, and the MAC array's product register.
+ECP5_CORE = {"memory_style": "distributed", "product_register": True}
 
 
-def test_lut_ram_core_errors():
-    check_errors(
-        "default", nodes=6, idle=0.2, backpressure=0.2, offset=21, memory_style="distributed"
-    )
+def test_ecp5_core_graphs():
+    """The ECP5 boards' core answers as the golden model does, cycle counts included."""
+    check_config("default", n_random=30, idle=0.3, backpressure=0.3, offset=20, **ECP5_CORE)
+
+
+def test_ecp5_core_errors():
+    check_errors("default", nodes=6, idle=0.2, backpressure=0.2, offset=21, **ECP5_CORE)
+
+
+def test_ecp5_core_deep_graphs():
+    """Three layers on 4 lanes, T = 16, on the ECP5 boards' core."""
+    check_config("deep", n_random=15, idle=0.3, backpressure=0.2, offset=22, **ECP5_CORE)
 
 
 def test_narrow_config_graphs():
