@@ -73,7 +73,9 @@ class SpikeGNNCore(wiring.Component):
     Limitations: one graph at a time, with at most ``max_nodes`` nodes and ``max_edges``
     directed edges; the class readout covers the last layer only, and the per-node counts
     of hidden layers are not returned. The class bias, loaded after the weights, lies in the
-    weight format's range.
+    weight format's range. The sequencer's state register asks synthesis for one-hot encoding,
+    which drops its initial value: hold ``rst`` high for at least one clock before the first
+    command (the board tops do so at power-up; simulation starts in ``IDLE`` either way).
     """
 
     MEMORY_STYLES = ("block", "distributed")
@@ -722,7 +724,7 @@ class SpikeGNNCore(wiring.Component):
                 )
             )
 
-        with m.FSM(name="sequencer"):
+        with m.FSM(name="sequencer") as sequencer:
             with m.State("IDLE"):
                 # The loading counters and flags are only read in the states a command leads
                 # to, so they follow every word offered here, taken or not: no opcode decode
@@ -1214,5 +1216,11 @@ class SpikeGNNCore(wiring.Component):
                 m.d.comb += [self.o_reply.payload.eq(DESIGN_VERSION)]
                 with m.If(self.o_reply.ready):
                     goto("IDLE", "IDENTIFY_VERSION")
+
+        # One flip-flop a state: every state decode on the sequencer's paths (its own next
+        # state, the loaders' enables) is then a flip-flop instead of a 6-bit comparison.
+        # Yosys re-encodes the state register and drops its initial value, so the core must
+        # see a reset before its first command (every board top holds it in reset at power-up).
+        sequencer.state.attrs["fsm_encoding"] = "one-hot"
 
         return m

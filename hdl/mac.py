@@ -143,7 +143,9 @@ class MACArray(wiring.Component):
             total = Signal(signed(self.sum_width), name=f"acc_{lane}", reset_less=True)
             m.d.sync += [a.eq(self.a[lane]), b.eq(self.b[lane])]
             if self.product_register:
-                term = Signal(signed(self.sum_width), name=f"product_{lane}", reset_less=True)
+                term = Signal(
+                    signed(self.sum_width), name=f"registered_product_{lane}", reset_less=True
+                )
                 m.d.sync += term.eq(a * b)
                 m.d.comb += self.product[lane].eq(term)
             else:

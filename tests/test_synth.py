@@ -119,6 +119,14 @@ def test_logic_cells_to_spare(icebreaker):
     )
 
 
+def test_sequencer_state_is_one_hot(icebreaker):
+    """Yosys re-encodes the core's sequencer state one-hot, as the state register asks."""
+    build_dir, _ = icebreaker
+    log = (build_dir / "spikegnn_icebreaker.rpt").read_text()
+    recoded = re.findall(r"Recoding FSM `\S*core\.sequencer_state\S*' .* using `([\w-]+)'", log)
+    assert recoded == ["one-hot"]
+
+
 def test_build_used_the_committed_constraints(icebreaker):
     build_dir, _ = icebreaker
     used = (build_dir / "spikegnn_icebreaker.pcf").read_text()
@@ -593,3 +601,23 @@ def test_memory_style_follows_the_family():
     assert styles == {"block": {"block"}, "distributed": {"distributed", "logic"}}
     with pytest.raises(ValueError, match="memory_style must be one of block, distributed"):
         SpikeGNNCore(CoreConfig(), "fast")
+
+
+def test_product_register_follows_the_family():
+    """The MAC lanes register their products on the ECP5 only: on the iCE40 the SB_MAC16
+    holds a whole lane, with its sum register as the product register."""
+    from amaranth.back import rtlil
+
+    from hdl.core import SpikeGNNCore
+
+    assert {name: spec.product_register for name, spec in BOARDS.items()} == {
+        "icebreaker": False,
+        "icesugar": False,
+        "ulx3s": True,
+        "orangecrab": True,
+    }
+    config = CoreConfig()
+    for registered in (False, True):
+        text = rtlil.convert(SpikeGNNCore(config, product_register=registered))
+        products = set(re.findall(r"wire width \d+ .*\\registered_product_(\d+)\n", text))
+        assert products == ({str(k) for k in range(config.lanes)} if registered else set())
