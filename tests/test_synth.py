@@ -155,19 +155,21 @@ def test_default_clock_gives_uart(board):
     assert achieved == pytest.approx(DEFAULT_BAUD, rel=0.01)
 
 
-#: PLL settings and UART divisor of the boards whose clock follows another board's: the
+#: PLL settings, UART divisor and VCO (ECP5) at the default clock of three boards: the
 #: iCESugar (12 MHz in) as ``yowasp-icepll -i 12 -o 36`` prints them (DIVR, DIVF, DIVQ,
-#: FILTER_RANGE), the OrangeCrab (48 MHz in) as ``yowasp-ecppll -i 48 -o 90`` does (CLKI_DIV,
-#: CLKFB_DIV, CLKOP_DIV; VCO 630 MHz).
+#: FILTER_RANGE), the OrangeCrab (48 MHz in) as ``yowasp-ecppll -i 48 -o 120`` does (CLKI_DIV,
+#: CLKFB_DIV, CLKOP_DIV; VCO 600 MHz), the ULX3S (25 MHz in) as ``yowasp-ecppll -i 25 -o 100``
+#: does (VCO 600 MHz).
 BOARD_CLOCKING = {
-    "icesugar": (36.0, (0, 47, 4, 1), 312),
-    "orangecrab": (90.0, (8, 15, 7), 781),
+    "icesugar": (36.0, (0, 47, 4, 1), 312, None),
+    "orangecrab": (120.0, (2, 5, 5), 1042, 600),
+    "ulx3s": (100.0, (1, 4, 6), 868, 600),
 }
 
 
 @pytest.mark.parametrize("board", sorted(BOARD_CLOCKING))
 def test_board_pll_and_uart_divisor(board):
-    mhz, settings, divisor = BOARD_CLOCKING[board]
+    mhz, settings, divisor, vco = BOARD_CLOCKING[board]
     top = BoardTop(CoreConfig(), board)
     top._MustUse__silence = True  # never elaborated here
     pll = top.pll
@@ -175,7 +177,7 @@ def test_board_pll_and_uart_divisor(board):
         assert (pll.divr, pll.divf, pll.divq, pll.filter_range) == settings
     else:
         assert (pll.clki_div, pll.clkfb_div, pll.clkop_div) == settings
-        assert pll.f_vco == 630
+        assert pll.f_vco == vco
     assert top.clock_mhz == mhz
     assert top.divisor == divisor
 
