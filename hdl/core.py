@@ -285,7 +285,10 @@ class SpikeGNNCore(wiring.Component):
         weight_layer = Signal(range(max(n_layers, 2)), reset_less=True)
         weight_row = Signal(_bits(cfg.max_features), reset_less=True)
         weight_col = Signal(_bits(cfg.max_features), reset_less=True)
-        weight_lane = Signal(range(lanes), reset_less=True)
+        # One-hot lane of the next weight and of the next feature: the write enables of the
+        # weight and feature memories, which reach every cell of a LUT-RAM memory, come from
+        # flip-flops and the valid, not from a decoder.
+        weight_lane = Signal(lanes, reset_less=True)
         weight_row_base = Signal(_bits(weight_depth), reset_less=True)
         weight_left = Signal(_bits(total_weights), reset_less=True)
         weight_last = Signal(reset_less=True)  # the next weight word taken is the last
@@ -306,7 +309,9 @@ class SpikeGNNCore(wiring.Component):
         feature_node = Signal(arg_width, reset_less=True)
         feature_col = Signal(_bits(cfg.layer_dims[0]), reset_less=True)
         feature_group = Signal(group_bits, reset_less=True)
-        feature_lane = Signal(range(lanes), reset_less=True)
+        feature_lane = Signal(lanes, reset_less=True)
+        # The next feature's node is inside the feature memory (feature_node < max_nodes).
+        feature_node_stored = Signal(reset_less=True)
 
         node = Signal(node_bits + 1)
         node_offset = Signal(edge_bits, reset_less=True)
@@ -702,7 +707,7 @@ class SpikeGNNCore(wiring.Component):
         # Host words into the memories, in the loading states.
         m.d.comb += [
             weight_wr.addr.eq(weight_row_base + weight_col),
-            weight_wr.en.eq(Mux(accept & in_state["LOAD_WEIGHTS"], 1 << weight_lane, 0)),
+            weight_wr.en.eq(Mux(accept & in_state["LOAD_WEIGHTS"], weight_lane, 0)),
             node_wr.addr.eq(load_count),
             node_wr.data.eq(Cat(load_offset[:edge_bits], command[: _bits(cfg.max_nodes)])),
             node_wr.en.eq(accept & in_state["LOAD_DEGREES"] & (load_count < cfg.max_nodes)),
@@ -718,8 +723,8 @@ class SpikeGNNCore(wiring.Component):
         with m.If(~wb_pending):
             m.d.comb += feature_wr.en.eq(
                 Mux(
-                    accept & in_state["LOAD_FEATURES"] & (feature_node < cfg.max_nodes),
-                    1 << feature_lane,
+                    accept & in_state["LOAD_FEATURES"] & feature_node_stored,
+                    feature_lane,
                     0,
                 )
             )
@@ -733,7 +738,7 @@ class SpikeGNNCore(wiring.Component):
                     weight_layer.eq(0),
                     weight_row.eq(0),
                     weight_col.eq(0),
-                    weight_lane.eq(0),
+                    weight_lane.eq(1),
                     weight_row_base.eq(0),
                     weight_left.eq(total_weights),
                     weight_last.eq(total_weights == 1),
@@ -747,7 +752,8 @@ class SpikeGNNCore(wiring.Component):
                     feature_node.eq(0),
                     feature_col.eq(0),
                     feature_group.eq(0),
-                    feature_lane.eq(0),
+                    feature_lane.eq(1),
+                    feature_node_stored.eq(1),
                     feature_node_last.eq(argument == 1),
                     cycles.eq(0),
                     layer.eq(0),
@@ -816,7 +822,7 @@ class SpikeGNNCore(wiring.Component):
                         with m.If(weight_row_last):
                             m.d.sync += [
                                 weight_row.eq(0),
-                                weight_lane.eq(0),
+                                weight_lane.eq(1),
                                 weight_layer.eq(weight_layer + 1),
                                 weight_row_base.eq(weight_next_base),
                                 weight_col_last.eq(weight_next_in_one),
@@ -828,13 +834,13 @@ class SpikeGNNCore(wiring.Component):
                                 weight_col_last.eq(weight_in_one),
                                 weight_row_last.eq(weight_row + 1 == weight_out_last),
                             ]
-                            with m.If(weight_lane == lanes - 1):
+                            with m.If(weight_lane[-1]):
                                 m.d.sync += [
-                                    weight_lane.eq(0),
+                                    weight_lane.eq(1),
                                     weight_row_base.eq(weight_row_base + weight_in),
                                 ]
                             with m.Else():
-                                m.d.sync += weight_lane.eq(weight_lane + 1)
+                                m.d.sync += weight_lane.eq(weight_lane << 1)
                     with m.Else():
                         m.d.sync += [
                             weight_col.eq(weight_col + 1),
@@ -931,15 +937,19 @@ class SpikeGNNCore(wiring.Component):
                         m.d.sync += [
                             feature_col.eq(0),
                             feature_group.eq(0),
-                            feature_lane.eq(0),
+                            feature_lane.eq(1),
                             feature_node.eq(feature_node + 1),
+                            feature_node_stored.eq(feature_node + 1 < cfg.max_nodes),
                             feature_node_last.eq(feature_node + 1 == load_nodes_last),
                         ]
                         with m.If(feature_node_last):
                             goto("LOAD_FEATURES_DONE", "LOAD_FEATURES")
                     with m.Else():
                         m.d.sync += feature_col.eq(feature_col + 1)
-                        _next_lane(m, feature_lane, feature_group, lanes)
+                        with m.If(feature_lane[-1]):
+                            m.d.sync += [feature_lane.eq(1), feature_group.eq(feature_group + 1)]
+                        with m.Else():
+                            m.d.sync += feature_lane.eq(feature_lane << 1)
 
             with m.State("LOAD_FEATURES_DONE"):
                 code = Mux(
