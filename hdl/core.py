@@ -138,12 +138,13 @@ class SpikeGNNCore(wiring.Component):
         block = {"ram_style": "distributed" if distributed else "block"}
         lut_ram = {"ram_style": "distributed"} if distributed else {}
         lut_rom = {"ram_style": "logic"} if distributed else {}  # LUT RAM needs a write port
-        # Feature memory: four regions of max_nodes x 2**group_bits words of `lanes` elements.
+        # Feature memory: three regions of max_nodes x 2**group_bits words of `lanes` elements.
         # Region 0 holds the loaded features; layer l writes its spike counts to region
-        # 1 + l % 2, so a second RUN finds the features intact.
+        # 1 + l % 2, so a second RUN finds the features intact. No fourth region: the read
+        # multiplexer of a LUT-RAM memory grows with its depth.
         region_shift = node_bits + group_bits
         m.submodules.feature_mem = feature_mem = Memory(
-            shape=unsigned(lanes * store_width), depth=4 << region_shift, init=[], attrs=lut_ram
+            shape=unsigned(lanes * store_width), depth=3 << region_shift, init=[], attrs=lut_ram
         )
         m.submodules.weight_mem = weight_mem = Memory(
             shape=unsigned(lanes * cfg.weight_width), depth=weight_depth, init=[], attrs=lut_ram
@@ -342,6 +343,9 @@ class SpikeGNNCore(wiring.Component):
         running = Signal()
 
         agg_edge = Signal(edge_bits + 1, reset_less=True)
+        # node_offset + agg_edge, kept in a register beside them: the edge memory's read
+        # address, which on LUT RAM starts the path through its read multiplexer.
+        edge_addr = Signal(edge_bits + 1, reset_less=True)
         # Loop ends one step ahead: the node has one neighbour; agg_edge is its last; node
         # and out_node are the graph's last (the last two compared on every clock: they change
         # two clocks or more before they are read).
@@ -412,7 +416,7 @@ class SpikeGNNCore(wiring.Component):
             read_node = Mux(running, edge_rd.data, out_node[:node_bits])
         m.d.comb += [
             feature_rd.addr.eq(Cat(read_group[:group_bits], read_node, read_region)),
-            edge_rd.addr.eq(node_offset + agg_edge),
+            edge_rd.addr.eq(edge_addr),
         ]
 
         agg_elements = [feature_rd.data.word_select(k, store_width) for k in range(lanes)]
@@ -1022,6 +1026,7 @@ class SpikeGNNCore(wiring.Component):
                 m.d.sync += [
                     reciprocal.eq(recip_rd.data),
                     agg_edge.eq(0),
+                    edge_addr.eq(node_offset),
                     agg_group.eq(0),
                     agg_last.eq(single_edge),
                 ]
@@ -1051,6 +1056,7 @@ class SpikeGNNCore(wiring.Component):
                 with m.If(agg_last):
                     m.d.sync += [
                         agg_edge.eq(0),
+                        edge_addr.eq(node_offset),
                         agg_group.eq(agg_group + 1),
                         agg_last.eq(single_edge),
                     ]
@@ -1059,6 +1065,7 @@ class SpikeGNNCore(wiring.Component):
                 with m.Else():
                     m.d.sync += [
                         agg_edge.eq(agg_edge + 1),
+                        edge_addr.eq(edge_addr + 1),
                         agg_last.eq(agg_edge + 1 == node_degree_last),
                     ]
 
