@@ -105,15 +105,22 @@ def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray,
 
 
 def command_verilog(args) -> int:
-    """Write the core's Verilog for a configuration."""
+    """Write the core's Verilog for a configuration, built as the boards of one family build it."""
+    from hdl.boards import BOARDS
     from hdl.generate import write_verilog
 
     config = load_config(args.config)
     output = Path(args.output)
     if output.exists() and output.is_dir():
         raise UsageError(f"-o must name a file, but {output} is a folder.")
-    path = write_verilog(config, output)
-    print(f"wrote {path}")
+    spec = next(spec for spec in BOARDS.values() if spec.family == args.family)
+    path = write_verilog(
+        config,
+        output,
+        memory_style=spec.memory_style,
+        product_register=spec.product_register,
+    )
+    print(f"wrote {path} (as the {args.family} boards build the core)")
     print(config.describe())
     return 0
 
@@ -638,6 +645,13 @@ def build_parser() -> argparse.ArgumentParser:
     verilog = commands.add_parser("verilog", help="write the core's Verilog")
     with_config(verilog)
     verilog.add_argument("-o", "--output", default="build/verilog/spikegnn_core.v", metavar="PATH")
+    verilog.add_argument(
+        "--family",
+        choices=["ice40", "ecp5"],
+        default="ice40",
+        help="FPGA family whose boards' core to write: block RAM (ice40) or LUT RAM and MAC "
+        "product registers (ecp5)",
+    )
     verilog.set_defaults(run=command_verilog)
 
     compare = commands.add_parser("compare", help="float vs fixed point vs RTL")

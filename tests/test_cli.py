@@ -29,6 +29,20 @@ def test_verilog_writes_header_and_module(tmp_path, capsys):
     assert "//   lanes = 2" in text
     assert "module spikegnn_core(" in text
     assert f"wrote {target}" in out
+    assert "// Memory style: block; MAC product register: no" in text
+    assert "registered_product" not in text
+
+
+def test_verilog_for_the_ecp5_boards(tmp_path, capsys):
+    target = tmp_path / "core_ecp5.v"
+    status, out, _ = run(capsys, "verilog", "--family", "ecp5", "-o", str(target))
+    assert status == 0
+    text = target.read_text()
+    assert "// Memory style: distributed; MAC product register: yes" in text
+    assert text.count('(* ram_style = "distributed" *)') >= 4
+    lanes = CoreConfig().lanes
+    assert {f"registered_product_{k}" for k in range(lanes)} <= set(text.split())
+    assert "as the ecp5 boards build the core" in out
 
 
 @pytest.mark.parametrize(
