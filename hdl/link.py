@@ -460,25 +460,38 @@ class FrameLink(wiring.Component):
 
 
 def write_board_verilog(
-    config: CoreConfig, path, divisor: int, timeout: int, name: str = "spikegnn_board"
+    config: CoreConfig,
+    path,
+    divisor: int,
+    timeout: int,
+    name: str = "spikegnn_board",
+    family: str = "ice40",
 ):
     """Write the Verilog of :class:`hdl.boards.UARTCore` (core, link, UART; no PLL) to ``path``.
 
-    Simulations of the board use it with a small ``divisor`` and ``timeout``. Returns the path.
+    Simulations of the board use it with a small ``divisor`` and ``timeout``. The core is built
+    as the boards of ``family`` (``"ice40"`` or ``"ecp5"``) build it. Returns the path.
     """
     from pathlib import Path
 
     from amaranth.back import verilog
 
-    from .boards import UARTCore
+    from .boards import BOARDS, UARTCore
 
+    specs = [spec for spec in BOARDS.values() if spec.family == family]
+    if not specs:
+        families = sorted({spec.family for spec in BOARDS.values()})
+        raise ValueError(f"family must be one of {', '.join(families)}, not {family!r}.")
+    spec = specs[0]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = (
         f"// {name}: spikegnn board top without PLL, UART divisor {divisor}, "
-        f"link timeout {timeout} cycles, config hash {config.config_hash:#06x}\n"
+        f"link timeout {timeout} cycles, config hash {config.config_hash:#06x}, "
+        f"core of the {family} boards\n"
     )
-    text = header + verilog.convert(UARTCore(config, divisor, timeout), name=name, emit_src=False)
+    top = UARTCore(config, divisor, timeout, spec.memory_style, spec.product_register)
+    text = header + verilog.convert(top, name=name, emit_src=False)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path

@@ -723,6 +723,7 @@ def run_board(
     sim: str | None = None,
     waves: bool = False,
     class_bias=None,
+    family: str = "ice40",
 ) -> dict:
     """Simulate the board top (core, framed link, UART) driven bit by bit through its pins.
 
@@ -750,6 +751,8 @@ def run_board(
         Record waveforms.
     class_bias : sequence of int, optional
         The readout's class bias, loaded with the weights (default: zeros).
+    family : {"ice40", "ecp5"}
+        Build the core as the boards of this family do (memory style, product register).
 
     Returns
     -------
@@ -776,15 +779,14 @@ def run_board(
 
     simulator_env(sim)
     if build_dir is None:
-        build_dir = default_build_dir(config, sim, waves).with_name(
-            default_build_dir(config, sim, waves).name + "-board"
-        )
+        plain = default_build_dir(config, sim, waves)
+        build_dir = plain.with_name(plain.name + "-board" + ("" if family == "ice40" else "-ecp5"))
     build_dir = Path(build_dir).resolve()
     runner = get_runner(sim)
     build_dir.mkdir(parents=True, exist_ok=True)
 
     def write_source(path: Path) -> Path:
-        write_board_verilog(config, path, link["divisor"], link["timeout"])
+        write_board_verilog(config, path, link["divisor"], link["timeout"], family=family)
         wrapper = BOARD_WRAPPER.replace("DIVISOR = 4", f"DIVISOR = {link['divisor']}")
         text = path.read_text()
         if not text.endswith(wrapper):

@@ -6,6 +6,7 @@ short soak. One Verilator build (``build/sim/<sim>-<hash>-board``) serves every 
 import os
 
 import numpy as np
+import pytest
 
 from golden.config import CoreConfig
 from golden.fixed import FixedPointModel
@@ -54,6 +55,34 @@ def test_board_inference_equals_golden():
         assert got["class"] == golden.classes[index], f"graph {index}"
         assert got["counts"] == golden.graph_counts(index).tolist(), f"graph {index}"
         assert got["cycles"] == predict_cycles(CONFIG, pairs[index][0]), f"graph {index}"
+
+
+def test_ecp5_board_inference_equals_golden():
+    """The ECP5 boards' top (LUT RAM, MAC product registers) behind the same UART link."""
+    pairs = graphs(SEED + 4, 3)
+    bias = np.array([2, -1])
+    results = run_board(
+        CONFIG,
+        weights(),
+        pairs,
+        seed=SEED + 4,
+        testcase="test_link_inference",
+        class_bias=bias,
+        family="ecp5",
+    )
+    golden = FixedPointModel(CONFIG, weights(), bias).run_graphs(pairs)
+    assert len(results["graphs"]) == len(pairs)
+    for index, got in enumerate(results["graphs"]):
+        assert got["class"] == golden.classes[index], f"graph {index}"
+        assert got["counts"] == golden.graph_counts(index).tolist(), f"graph {index}"
+        assert got["cycles"] == predict_cycles(CONFIG, pairs[index][0]), f"graph {index}"
+
+
+def test_board_verilog_refuses_an_unknown_family(tmp_path):
+    from hdl.link import write_board_verilog
+
+    with pytest.raises(ValueError, match="family must be one of ecp5, ice40, not 'gowin'"):
+        write_board_verilog(CONFIG, tmp_path / "board.v", 4, 640, family="gowin")
 
 
 def test_board_link_errors_change_nothing():
