@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.config import CoreConfig
+from hdl.mac import MACArray
 
 __all__ = [
     "AGGREGATE_DRAIN",
@@ -23,12 +24,12 @@ __all__ = [
 ]
 
 #: Clocks from the last aggregation issue to its finished sum: edge read, feature read,
-#: normalisation read, then ``hdl.mac.MACArray.MAX_LATENCY`` (operand register, product
-#: register, accumulate), which the core waits out with or without the product register.
-AGGREGATE_DRAIN = 6
+#: normalisation read, then ``MACArray.MAX_LATENCY`` (operand register, product register,
+#: accumulate), which the core waits out with or without the product register.
+AGGREGATE_DRAIN = 3 + MACArray.MAX_LATENCY
 #: Clocks from the last projection issue to its finished sum: operand read, then the MAC
-#: array's three as above.
-PROJECT_DRAIN = 4
+#: array's pipeline as above.
+PROJECT_DRAIN = 1 + MACArray.MAX_LATENCY
 #: Clocks from the last LIF step entering the multipliers to its finished update.
 LIF_DRAIN = 2
 
