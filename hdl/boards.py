@@ -68,6 +68,7 @@ __all__ = [
     "WordAssembler",
     "WordSplitter",
     "board_spec",
+    "core_style",
     "ecp5_pll",
     "ice40_pll",
     "uart_divisor",
@@ -75,6 +76,26 @@ __all__ = [
 
 #: Default UART bit rate of the board tops.
 DEFAULT_BAUD = 115200
+
+#: How each FPGA family builds the core: the keyword arguments of
+#: :class:`hdl.core.SpikeGNNCore` beside the configuration (``BoardSpec`` explains the choice).
+CORE_STYLES = {
+    "ice40": {"memory_style": "block", "product_register": False},
+    "ecp5": {"memory_style": "distributed", "product_register": True},
+}
+
+
+def core_style(family: str) -> dict:
+    """``memory_style`` and ``product_register`` of the core on the boards of ``family``.
+
+    Raises
+    ------
+    ValueError
+        If ``family`` is not one of :data:`CORE_STYLES`.
+    """
+    if family not in CORE_STYLES:
+        raise ValueError(f"family must be one of {', '.join(CORE_STYLES)}, not {family!r}.")
+    return dict(CORE_STYLES[family])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -886,12 +907,12 @@ class BoardSpec:
     @property
     def memory_style(self) -> str:
         """``"block"`` on the iCE40, ``"distributed"`` on the ECP5."""
-        return "block" if self.family == "ice40" else "distributed"
+        return CORE_STYLES[self.family]["memory_style"]
 
     @property
     def product_register(self) -> bool:
         """``False`` on the iCE40, ``True`` on the ECP5."""
-        return self.family == "ecp5"
+        return CORE_STYLES[self.family]["product_register"]
 
     def platform(self) -> Platform:
         """A fresh Amaranth platform for this board (a platform builds only once)."""
@@ -1037,8 +1058,7 @@ class BoardTop(Elaboratable):
             self.config,
             self.divisor,
             timeout_cycles(self.clock_mhz * 1e6),
-            memory_style=spec.memory_style,
-            product_register=spec.product_register,
+            **core_style(spec.family),
         )
 
         uart = platform.request("uart", 0, dir="-")

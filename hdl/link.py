@@ -476,13 +476,9 @@ def write_board_verilog(
 
     from amaranth.back import verilog
 
-    from .boards import BOARDS, UARTCore
+    from .boards import UARTCore, core_style
 
-    specs = [spec for spec in BOARDS.values() if spec.family == family]
-    if not specs:
-        families = sorted({spec.family for spec in BOARDS.values()})
-        raise ValueError(f"family must be one of {', '.join(families)}, not {family!r}.")
-    spec = specs[0]
+    style = core_style(family)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = (
@@ -490,7 +486,7 @@ def write_board_verilog(
         f"link timeout {timeout} cycles, config hash {config.config_hash:#06x}, "
         f"core of the {family} boards\n"
     )
-    top = UARTCore(config, divisor, timeout, spec.memory_style, spec.product_register)
+    top = UARTCore(config, divisor, timeout, **style)
     text = header + verilog.convert(top, name=name, emit_src=False)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)

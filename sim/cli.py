@@ -106,20 +106,14 @@ def select_graphs(args, config: CoreConfig) -> tuple[str, list[tuple[np.ndarray,
 
 def command_verilog(args) -> int:
     """Write the core's Verilog for a configuration, built as the boards of one family build it."""
-    from hdl.boards import BOARDS
+    from hdl.boards import core_style
     from hdl.generate import write_verilog
 
     config = load_config(args.config)
     output = Path(args.output)
     if output.exists() and output.is_dir():
         raise UsageError(f"-o must name a file, but {output} is a folder.")
-    spec = next(spec for spec in BOARDS.values() if spec.family == args.family)
-    path = write_verilog(
-        config,
-        output,
-        memory_style=spec.memory_style,
-        product_register=spec.product_register,
-    )
+    path = write_verilog(config, output, **core_style(args.family))
     print(f"wrote {path} (as the {args.family} boards build the core)")
     print(config.describe())
     return 0

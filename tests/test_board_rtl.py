@@ -81,7 +81,7 @@ def test_ecp5_board_inference_equals_golden():
 def test_board_verilog_refuses_an_unknown_family(tmp_path):
     from hdl.link import write_board_verilog
 
-    with pytest.raises(ValueError, match="family must be one of ecp5, ice40, not 'gowin'"):
+    with pytest.raises(ValueError, match="family must be one of ice40, ecp5, not 'gowin'"):
         write_board_verilog(CONFIG, tmp_path / "board.v", 4, 640, family="gowin")
 
 

@@ -13,6 +13,7 @@ import pytest
 from golden.config import CoreConfig
 from golden.datasets import load_dataset, mutag_path
 from golden.fixed import FixedPointModel
+from hdl.boards import core_style
 from sim.runner import RTLSimulationError, SimulatorNotFoundError, run_rtl, simulator_env
 
 #: Base seed of every random choice here; set SPIKEGNN_TEST_SEED to explore other patterns.
@@ -196,9 +197,12 @@ def check_config(
     idle: float,
     backpressure: float,
     offset: int,
-    memory_style: str = "block",
-    product_register: bool = False,
+    **style,
 ):
+    """Random graphs through configuration ``name``'s core against the golden model.
+
+    ``style`` is :func:`hdl.boards.core_style` of a family (default: the iCE40's).
+    """
     config = CONFIGS[name]
     seed = SEED + offset
     rng = np.random.default_rng(seed)
@@ -213,8 +217,7 @@ def check_config(
         idle=idle,
         backpressure=backpressure,
         class_bias=bias,
-        memory_style=memory_style,
-        product_register=product_register,
+        **style,
     )
     assert_matches_golden(config, weights, graphs, results, seed, bias)
     return config, weights, graphs, bias
@@ -241,12 +244,12 @@ def check_errors(
     backpressure: float,
     offset: int,
     complete=False,
-    memory_style: str = "block",
-    product_register: bool = False,
+    **style,
 ):
     """Bad commands then a good inference on configuration ``name``, against the golden model.
 
-    ``complete`` makes the good graph fully connected, self-loops included.
+    ``complete`` makes the good graph fully connected, self-loops included; ``style`` as in
+    :func:`check_config`.
     """
     config = CONFIGS[name]
     seed = SEED + offset
@@ -265,8 +268,7 @@ def check_errors(
         idle=idle,
         backpressure=backpressure,
         testcase="test_errors",
-        memory_style=memory_style,
-        product_register=product_register,
+        **style,
     )
     assert_matches_golden(config, weights, graphs, results, seed)
 
@@ -275,9 +277,9 @@ def test_default_config_errors():
     check_errors("default", nodes=5, idle=0.2, backpressure=0.2, offset=2)
 
 
-#: The core as the ECP5 boards build it (hdl.boards.BoardSpec): LUT RAM, the feature memory's
-#: read address from its own register, and the MAC array's product register.
-ECP5_CORE = {"memory_style": "distributed", "product_register": True}
+#: The core as the ECP5 boards build it: LUT RAM, the feature memory's read address from its
+#: own register, and the MAC array's product register.
+ECP5_CORE = core_style("ecp5")
 
 
 def test_ecp5_core_graphs():
